@@ -1,0 +1,10 @@
+import { createHash, createHmac } from 'node:crypto'
+
+/** SHA-256 of a UTF-8 string or bytes, lowercase hex. */
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+export function hmacSha256Hex(key: string | Uint8Array, data: string | Uint8Array): string {
+  return createHmac('sha256', key).update(data).digest('hex')
+}

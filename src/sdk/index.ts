@@ -1,0 +1,2 @@
+/** `rekey/sdk`: what applications embed. */
+export {}
