@@ -8,8 +8,14 @@ export interface KeyVersion {
   version: number
   key_hash: string // sha256 hex of the full key (for a JWT: of the token)
   created_at: string
-  /** Until when this version is still accepted after a rotation (previous versions only). */
+  /**
+   * Until when this version is still accepted after a rotation (previous versions only; null
+   * for the current version). A time in the past means the version is retired.
+   */
   grace_until: string | null
+  /** Set when the version was revoked on its own (revokeVersion, or retired by a rollback). */
+  revoked_at: string | null
+  /** Folded in from the usage log when read; null until first verified. */
   last_used_at: string | null
   use_count: number
 }
@@ -21,6 +27,10 @@ export interface KeyEntry {
   service: string
   prefix: string // the key's prefix, e.g. "ak" (kept across rotations)
   prefix_shown: string // first 20 characters of the current key
+  /**
+   * The current version's number. Version numbers only grow: after a rollback the current
+   * version may be lower than the highest one on record (the next rotation uses max + 1).
+   */
   version: number
   key_hash: string // current version's hash
   previous_hash: string | null
@@ -32,7 +42,7 @@ export interface KeyEntry {
   rate_limit: number | null
   /** JWT only: claims given at generate time (never jti/iss/sub/exp). */
   claims?: Record<string, string>
-  /** Every version still on record, newest last; the current one is versions[versions.length-1]. */
+  /** Every version on record, in creation order. The current one has `version === entry.version`. */
   versions: KeyVersion[]
 }
 
@@ -41,4 +51,31 @@ export interface KeyUsage {
   id: string
   version: number
   at: string
+}
+
+/** Per-version usage as reported by `KeysService.usage`. */
+export interface VersionUsage {
+  version: number
+  current: boolean
+  last_used_at: string | null
+  use_count: number
+  grace_until: string | null
+  revoked_at: string | null
+}
+
+export function currentVersion(e: KeyEntry): KeyVersion | undefined {
+  return e.versions.find((v) => v.version === e.version)
+}
+
+export function nextVersionNumber(e: KeyEntry): number {
+  return e.versions.reduce((m, v) => Math.max(m, v.version), e.version) + 1
+}
+
+/** The lifecycle status of a key as a whole at `now` (audit/list use it). */
+export type KeyHealth = 'active' | 'expired' | 'revoked'
+
+export function keyHealth(e: KeyEntry, now: Date): KeyHealth {
+  if (e.revoked) return 'revoked'
+  if (e.expires_at !== null && new Date(e.expires_at).getTime() <= now.getTime()) return 'expired'
+  return 'active'
 }
