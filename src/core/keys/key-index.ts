@@ -1,0 +1,88 @@
+import { AppError } from '../errors.js'
+import type { KeyEntry, KeyUsage } from './key-entry.js'
+
+/** A deep copy, so callers can never edit what a repository holds. */
+export function cloneEntry(e: KeyEntry): KeyEntry {
+  return {
+    ...e,
+    ...(e.claims ? { claims: { ...e.claims } } : {}),
+    versions: e.versions.map((v) => ({ ...v })),
+  }
+}
+
+/** Uses not yet folded into entries, keyed by `id:version`. */
+export type UsageTally = Map<string, { last: number; count: number }>
+
+export function tallyKey(id: string, version: number): string {
+  return `${id}:${version}`
+}
+
+export function addUse(t: UsageTally, u: KeyUsage): void {
+  const k = tallyKey(u.id, u.version)
+  const at = new Date(u.at).getTime()
+  if (!Number.isFinite(at)) return
+  const cur = t.get(k)
+  if (cur) {
+    cur.count++
+    if (at > cur.last) cur.last = at
+  } else {
+    t.set(k, { last: at, count: 1 })
+  }
+}
+
+/** Returns `e` with the tallied uses of each version added to its `use_count`/`last_used_at`. */
+export function withUsage(e: KeyEntry, t: UsageTally): KeyEntry {
+  if (t.size === 0) return e
+  let changed = false
+  const versions = e.versions.map((v) => {
+    const u = t.get(tallyKey(e.id, v.version))
+    if (!u) return v
+    changed = true
+    const prev = v.last_used_at === null ? -Infinity : new Date(v.last_used_at).getTime()
+    return { ...v, use_count: v.use_count + u.count, last_used_at: new Date(Math.max(prev, u.last)).toISOString() }
+  })
+  return changed ? { ...e, versions } : e
+}
+
+/** Index of every version's hash → (entry id, version), for verify without scanning. */
+export class HashIndex {
+  private readonly map = new Map<string, { id: string; version: number }>()
+
+  static of(entries: Iterable<KeyEntry>): HashIndex {
+    const ix = new HashIndex()
+    for (const e of entries) ix.add(e)
+    return ix
+  }
+
+  get(hash: string): { id: string; version: number } | undefined {
+    return this.map.get(hash)
+  }
+
+  add(e: KeyEntry): void {
+    for (const v of e.versions) this.map.set(v.key_hash, { id: e.id, version: v.version })
+  }
+
+  remove(e: KeyEntry): void {
+    for (const v of e.versions) if (this.map.get(v.key_hash)?.id === e.id) this.map.delete(v.key_hash)
+  }
+
+  /** Throws ALREADY_EXISTS when one of `e`'s hashes belongs to another entry. */
+  assertFree(e: KeyEntry): void {
+    for (const v of e.versions) {
+      const owner = this.map.get(v.key_hash)
+      if (owner && owner.id !== e.id) throw new AppError('ALREADY_EXISTS', `this key is already in the keystore as ${owner.id}`)
+    }
+  }
+}
+
+/** Basic shape checks on an entry before it is stored (ids, versions, hashes). */
+export function assertWellFormed(e: KeyEntry): void {
+  if (!/^[0-9a-f]{12}$/.test(e.id)) throw new AppError('INTERNAL', `invalid key id "${e.id}"`)
+  if (!e.versions.some((v) => v.version === e.version)) throw new AppError('INTERNAL', `key ${e.id} has no record of its current version ${e.version}`)
+  const seen = new Set<number>()
+  for (const v of e.versions) {
+    if (seen.has(v.version)) throw new AppError('INTERNAL', `key ${e.id} has version ${v.version} twice`)
+    seen.add(v.version)
+    if (!/^[0-9a-f]{64}$/.test(v.key_hash)) throw new AppError('INTERNAL', `key ${e.id} version ${v.version} has an invalid hash`)
+  }
+}
