@@ -1,0 +1,216 @@
+import type { KeyEntry, KeyUsage } from '../../core/keys/key-entry.js'
+import type { KeyRepository, KeyTx, SigningKeyStore } from '../../core/keys/ports.js'
+import type { Random } from '../../core/ports.js'
+import type { Keyring } from './keyring.js'
+import { inTx, lockId, notifyChange, pgError, schemaOf, type Pool } from './db.js'
+
+interface UsageRow {
+  id: string
+  version: number
+  last_used_at: Date
+  use_count: string
+}
+
+/** Usage lives in its own table (cheap upserts); entries are stored without it. */
+function stripUsage(e: KeyEntry): KeyEntry {
+  return { ...e, versions: e.versions.map((v) => ({ ...v, last_used_at: null, use_count: 0 })) }
+}
+
+function mergeUsage(e: KeyEntry, usage: readonly UsageRow[]): KeyEntry {
+  if (usage.length === 0) return e
+  return {
+    ...e,
+    versions: e.versions.map((v) => {
+      const u = usage.find((x) => x.id === e.id && x.version === v.version)
+      return u ? { ...v, last_used_at: u.last_used_at.toISOString(), use_count: Number(u.use_count) } : v
+    }),
+  }
+}
+
+export interface PgKeyRepository extends KeyRepository {
+  /** Adds many usage records at once (the server buffers verify's usage and flushes it). */
+  recordUseBatch(u: readonly (KeyUsage & { count: number })[]): Promise<void>
+}
+
+/**
+ * apiauth keys in PostgreSQL. `findByHash` is one indexed lookup. `mutate` runs under a
+ * transaction-scoped advisory lock (the same exclusion the file store gets from its lock file) and
+ * queues a NOTIFY so every instance's verification cache drops the changed keys on commit.
+ *
+ * The transaction view (`KeyTx`) is synchronous, so mutate needs every entry at hand. Rather than
+ * reading the whole table on each mutation, the repository keeps a mirror and, under the lock,
+ * reads only rows whose revision is newer than the mirror's.
+ */
+export function createPgKeyRepository(pool: Pool, o: { flushMs?: number } = {}): PgKeyRepository {
+  const schema = schemaOf(pool)
+  const mirror = new Map<string, KeyEntry>()
+  let mirrorRev = 0n
+  // verify's usage records are buffered and written in one statement per interval, so the hot
+  // path never waits on a database write.
+  const pending = new Map<string, KeyUsage & { count: number }>()
+  let timer: NodeJS.Timeout | undefined
+  let flushing: Promise<void> = Promise.resolve()
+
+  const repo: PgKeyRepository = {
+    async get(id) {
+      try {
+        const r = await pool.query<{ entry: KeyEntry }>('SELECT entry FROM api_keys WHERE id = $1', [id])
+        const e = r.rows[0]?.entry
+        if (!e) return undefined
+        const u = await pool.query<UsageRow>('SELECT id, version, last_used_at, use_count FROM api_key_usage WHERE id = $1', [id])
+        return mergeUsage(e, u.rows)
+      } catch (e) {
+        throw pgError('read key', e)
+      }
+    },
+    async findByHash(keyHash) {
+      try {
+        const r = await pool.query<{ entry: KeyEntry; version: number }>(
+          'SELECT k.entry, h.version FROM api_key_hashes h JOIN api_keys k ON k.id = h.id WHERE h.key_hash = $1',
+          [keyHash],
+        )
+        const row = r.rows[0]
+        if (!row) return undefined
+        const u = await pool.query<UsageRow>('SELECT id, version, last_used_at, use_count FROM api_key_usage WHERE id = $1', [row.entry.id])
+        return { entry: mergeUsage(row.entry, u.rows), version: row.version }
+      } catch (e) {
+        throw pgError('find key', e)
+      }
+    },
+    async list() {
+      try {
+        const r = await pool.query<{ entry: KeyEntry }>("SELECT entry FROM api_keys ORDER BY entry->>'created_at', id")
+        const u = await pool.query<UsageRow>('SELECT id, version, last_used_at, use_count FROM api_key_usage')
+        const byId = new Map<string, UsageRow[]>()
+        for (const row of u.rows) byId.set(row.id, [...(byId.get(row.id) ?? []), row])
+        return r.rows.map((x) => mergeUsage(x.entry, byId.get(x.entry.id) ?? []))
+      } catch (e) {
+        throw pgError('list keys', e)
+      }
+    },
+    async mutate<T>(fn: (tx: KeyTx) => Promise<T> | T, beforeCommit?: (result: T) => Promise<void>): Promise<T> {
+      const puts = new Map<string, KeyEntry>()
+      let newRev = mirrorRev
+      let committed = new Map<string, KeyEntry>()
+      const result = await inTx(pool, async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [lockId(schema, 'api_keys')])
+        const fresh = await c.query<{ id: string; entry: KeyEntry; rev: string }>('SELECT id, entry, rev FROM api_keys WHERE rev > $1', [mirrorRev.toString()])
+        const seen = new Map<string, KeyEntry>()
+        for (const row of fresh.rows) {
+          seen.set(row.id, row.entry)
+          if (BigInt(row.rev) > newRev) newRev = BigInt(row.rev)
+        }
+        const view = (id: string) => puts.get(id) ?? seen.get(id) ?? mirror.get(id)
+        const tx: KeyTx = {
+          get: (id) => {
+            const e = view(id)
+            return e ? structuredClone(e) : undefined
+          },
+          has: (id) => view(id) !== undefined,
+          all: () => {
+            const ids = new Set([...mirror.keys(), ...seen.keys(), ...puts.keys()])
+            return [...ids].map((id) => structuredClone(view(id)!))
+          },
+          put: (entry) => {
+            puts.set(entry.id, structuredClone(entry))
+          },
+        }
+        const r = await fn(tx)
+        if (beforeCommit) await beforeCommit(r)
+        for (const e of puts.values()) {
+          const stored = stripUsage(e)
+          const rev = await c.query<{ rev: string }>(
+            `INSERT INTO api_keys (id, entry, rev) VALUES ($1, $2, nextval('api_keys_rev'))
+             ON CONFLICT (id) DO UPDATE SET entry = EXCLUDED.entry, rev = EXCLUDED.rev, updated_at = now() RETURNING rev`,
+            [e.id, JSON.stringify(stored)],
+          )
+          const rv = BigInt(rev.rows[0]!.rev)
+          if (rv > newRev) newRev = rv
+          await c.query('DELETE FROM api_key_hashes WHERE id = $1', [e.id])
+          for (const v of e.versions) {
+            await c.query('INSERT INTO api_key_hashes (key_hash, id, version) VALUES ($1, $2, $3) ON CONFLICT (key_hash) DO UPDATE SET id = EXCLUDED.id, version = EXCLUDED.version', [v.key_hash, e.id, v.version])
+          }
+          seen.set(e.id, stored)
+          await notifyChange(c, schema, { kind: 'key', id: e.id })
+        }
+        committed = seen
+        return r
+      }).catch((e: unknown) => {
+        throw pgError('write keys', e)
+      })
+      // The mirror only advances when the transaction committed.
+      for (const [id, e] of committed) mirror.set(id, e)
+      mirrorRev = newRev
+      return result
+    },
+    async recordUse(u) {
+      const k = `${u.id}:${u.version}`
+      const p = pending.get(k)
+      if (p) {
+        p.count++
+        if (u.at > p.at) p.at = u.at
+      } else pending.set(k, { ...u, count: 1 })
+      timer ??= setTimeout(() => {
+        timer = undefined
+        repo.flush().catch(() => undefined)
+      }, o.flushMs ?? 1000)
+      timer.unref()
+    },
+    async flush() {
+      if (timer) clearTimeout(timer)
+      timer = undefined
+      const batch = [...pending.values()]
+      pending.clear()
+      const run = flushing.then(() => repo.recordUseBatch(batch))
+      flushing = run.catch(() => undefined)
+      await run
+    },
+    async close() {
+      await repo.flush()
+    },
+    async recordUseBatch(list) {
+      if (list.length === 0) return
+      try {
+        await pool.query(
+          `INSERT INTO api_key_usage (id, version, last_used_at, use_count)
+           SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::bigint[])
+           ON CONFLICT (id, version) DO UPDATE SET
+             last_used_at = GREATEST(api_key_usage.last_used_at, EXCLUDED.last_used_at),
+             use_count = api_key_usage.use_count + EXCLUDED.use_count`,
+          [list.map((u) => u.id), list.map((u) => u.version), list.map((u) => u.at), list.map((u) => u.count)],
+        )
+      } catch (e) {
+        throw pgError('record key use', e)
+      }
+    },
+  }
+  return repo
+}
+
+/** JWT signing secrets, sealed with the data key (a dump shows only ciphertext). */
+export function createPgSigningKeyStore(pool: Pool, keyring: Keyring, random: Random): SigningKeyStore {
+  const aad = (id: string) => `rekey-pg|signing-key|${id}`
+  const get = async (keyId: string): Promise<Uint8Array | undefined> => {
+    const r = await pool.query<{ data_key_id: number; enc: Buffer }>('SELECT data_key_id, enc FROM signing_keys WHERE key_id = $1', [keyId]).catch((e: unknown) => {
+      throw pgError('read signing key', e)
+    })
+    const row = r.rows[0]
+    if (!row) return undefined
+    return Buffer.from(keyring.open(row.data_key_id, row.enc, aad(keyId), `signing key of ${keyId}`), 'base64')
+  }
+  return {
+    get,
+    async getOrCreate(keyId) {
+      const have = await get(keyId)
+      if (have) return have
+      const secret = random.bytes(32)
+      const s = keyring.seal(secret.toString('base64'), aad(keyId))
+      await pool
+        .query('INSERT INTO signing_keys (key_id, data_key_id, enc) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING', [keyId, s.dataKeyId, s.enc])
+        .catch((e: unknown) => {
+          throw pgError('write signing key', e)
+        })
+      return (await get(keyId))!
+    },
+  }
+}
