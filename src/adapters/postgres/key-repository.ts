@@ -1,6 +1,8 @@
 import type { KeyEntry, KeyUsage } from '../../core/keys/key-entry.js'
 import type { KeyRepository, KeyTx, SigningKeyStore } from '../../core/keys/ports.js'
 import type { Random } from '../../core/ports.js'
+import { AppError } from '../../core/errors.js'
+import { assertWellFormed } from '../../core/keys/key-index.js'
 import type { Keyring } from './keyring.js'
 import { inTx, lockId, notifyChange, pgError, schemaOf, type Pool } from './db.js'
 
@@ -116,6 +118,20 @@ export function createPgKeyRepository(pool: Pool, o: { flushMs?: number } = {}):
           },
         }
         const r = await fn(tx)
+        // Checks before the audit event is written: a refused change leaves no trace.
+        const owner = new Map<string, string>()
+        for (const e of puts.values()) {
+          assertWellFormed(e)
+          for (const v of e.versions) {
+            const o = owner.get(v.key_hash)
+            if (o !== undefined && o !== e.id) throw new AppError('ALREADY_EXISTS', `a version of key ${o} already has this hash`)
+            owner.set(v.key_hash, e.id)
+          }
+        }
+        if (owner.size > 0) {
+          const clash = await c.query<{ id: string }>('SELECT id FROM api_key_hashes WHERE key_hash = ANY($1) AND NOT (id = ANY($2)) LIMIT 1', [[...owner.keys()], [...puts.keys()]])
+          if (clash.rows[0]) throw new AppError('ALREADY_EXISTS', `a version of key ${clash.rows[0].id} already has this hash`)
+        }
         if (beforeCommit) await beforeCommit(r)
         for (const e of puts.values()) {
           const stored = stripUsage(e)
