@@ -7,6 +7,8 @@ export type KeyType = 'api_key' | 'jwt'
 export interface KeyVersion {
   version: number
   key_hash: string // sha256 hex of the full key (for a JWT: of the token)
+  /** First 20 characters of this version's key (so a rollback can show the right one). */
+  prefix_shown?: string
   created_at: string
   /**
    * Until when this version is still accepted after a rotation (previous versions only; null
