@@ -204,7 +204,7 @@ export function createPgKeyRepository(pool: Pool, o: { flushMs?: number } = {}):
 }
 
 /** JWT signing secrets, sealed with the data key (a dump shows only ciphertext). */
-export function createPgSigningKeyStore(pool: Pool, keyring: Keyring, random: Random): SigningKeyStore {
+export function createPgSigningKeyStore(pool: Pool, keyring: Keyring, random: Random): SigningKeyStore & { put(keyId: string, secret: Uint8Array): Promise<void> } {
   const aad = (id: string) => `rekey-pg|signing-key|${id}`
   const get = async (keyId: string): Promise<Uint8Array | undefined> => {
     const r = await pool.query<{ data_key_id: number; enc: Buffer }>('SELECT data_key_id, enc FROM signing_keys WHERE key_id = $1', [keyId]).catch((e: unknown) => {
@@ -216,6 +216,13 @@ export function createPgSigningKeyStore(pool: Pool, keyring: Keyring, random: Ra
   }
   return {
     get,
+    /** Stores a given secret (import from the file backend); keeps an existing one. */
+    async put(keyId, secret) {
+      const s = keyring.seal(Buffer.from(secret).toString('base64'), aad(keyId))
+      await pool.query('INSERT INTO signing_keys (key_id, data_key_id, enc) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING', [keyId, s.dataKeyId, s.enc]).catch((e: unknown) => {
+        throw pgError('write signing key', e)
+      })
+    },
     async getOrCreate(keyId) {
       const have = await get(keyId)
       if (have) return have

@@ -1,0 +1,27 @@
+import { AppError } from '../../core/errors.js'
+import type { CommandContext } from '../context.js'
+import { resolveKeyDir } from '../key-dir.js'
+import { databaseFromEnv, masterFromEnv, openPgBackend, type PgBackend } from '../../server/pg-backend.js'
+
+/** Opens the PostgreSQL backend for a command and closes it when `fn` is done. */
+export async function withPg<T>(ctx: CommandContext, fn: (b: PgBackend) => Promise<T>): Promise<T> {
+  const { url, schema } = databaseFromEnv(ctx.opts, ctx.io.env)
+  let keyDir: string | undefined
+  try {
+    keyDir = resolveKeyDir(ctx.opts, ctx.io.env, ctx.io.cwd)
+  } catch {
+    keyDir = undefined
+  }
+  const master = await masterFromEnv(ctx.opts, ctx.io.env, keyDir)
+  const b = await openPgBackend({ url, schema, master, clock: ctx.clock, random: ctx.random, actor: ctx.actor })
+  try {
+    return await fn(b)
+  } finally {
+    await b.close()
+  }
+}
+
+export function requireString(v: unknown, flag: string): string {
+  if (typeof v !== 'string' || v.trim() === '') throw new AppError('USAGE', `${flag} is required`)
+  return v
+}
