@@ -410,7 +410,7 @@ export function createEnvService(d: EnvServiceDeps) {
         for (const it of f!.doc.items) {
           if (it.kind !== 'pair' || !isEncryptedValue(it.value)) continue
           const plain = await plainValue(env.name, f!, it.key, it.value)
-          setRawValue(it, encodeValue(plain, it.quote), plain)
+          setRawValue(it, encodeValue(plain, it.quote, { keepDollar: true }), plain)
           decrypted++
         }
         return {

@@ -21,12 +21,14 @@ function encodeDouble(v: string): string {
 
 /**
  * Encodes a value, keeping `preferred` quoting when it can represent the value exactly;
- * otherwise single quotes (literal, no expansion by other tools), else double quotes with escapes.
+ * `keepDollar` lets an unquoted value keep a `$` (for a value that was unquoted before, such as
+ * `${VAR}` being decrypted back); new values with `$` are quoted so other tools do not expand them.
+ * Otherwise single quotes (literal, no expansion by other tools), else double quotes with escapes.
  */
-export function encodeValue(value: string, preferred: QuoteStyle = 'none'): string {
+export function encodeValue(value: string, preferred: QuoteStyle = 'none', o: { keepDollar?: boolean } = {}): string {
   switch (preferred) {
     case 'none':
-      if (!UNSAFE_UNQUOTED.test(value)) return value
+      if (!UNSAFE_UNQUOTED.test(o.keepDollar ? value.replace(/\$/g, '') : value)) return value
       break
     case 'double':
       return encodeDouble(value)
