@@ -8,7 +8,7 @@ import { parseEnvaultConfig } from '../config/envault-config.js'
 import { createEnvFileGateway, createEnvKeyring, type CommitFs } from '../adapters/file/env-file-store.js'
 import { createJsonlAuditLog } from '../adapters/file/audit-jsonl.js'
 import { createFakeClock } from '../adapters/system/system.js'
-import type { AuditLog } from '../core/audit/audit-event.js'
+import type { AuditEvent, AuditLog } from '../core/audit/audit-event.js'
 import { parseDotenv, toMap } from '../core/env/dotenv-parse.js'
 
 const parseDotenvMap = (t: string) => toMap(parseDotenv(t))
@@ -58,7 +58,7 @@ describe('single values', () => {
     expect(read('.env.dev').startsWith('# dev settings\nexport DB_HOST=localhost\n')).toBe(true)
     await svc.unset('EMPTY', 'dev')
     expect(read('.env.dev')).not.toContain('EMPTY')
-    const events = auditText().trim().split('\n').map((l) => JSON.parse(l))
+    const events = auditText().trim().split('\n').map((l) => JSON.parse(l) as AuditEvent)
     expect(events.map((e) => e.action)).toEqual(['secret.set', 'secret.set', 'secret.unset'])
     expect(events[1]).toMatchObject({ target: 'DB_PASSWORD', env: 'dev', actor: 'ci-bot', detail: { old_last4: '…_123', new_last4: '…alue', trigger: 'manual' } })
     expect(auditText()).not.toContain('new secret value')
@@ -78,7 +78,7 @@ describe('sync', () => {
     expect(r.written).toBe(true)
     expect(read('.env.prod')).toBe("# prod — edit with care\r\nexport DB_HOST=localhost\r\nDB_PASSWORD='dev_password_123'\r\nLOG_LEVEL=debug\r\nURL=${BASE}/x\r\nAPI_KEY=dev_key_abc123\r\n")
     // COMMIT_SHA is in skip_keys; one audit event per changed key, with one op id
-    const events = auditText().trim().split('\n').map((l) => JSON.parse(l))
+    const events = auditText().trim().split('\n').map((l) => JSON.parse(l) as AuditEvent)
     expect(events.map((e) => e.target)).toEqual(['API_KEY', 'DB_HOST', 'DB_PASSWORD', 'LOG_LEVEL'])
     expect(new Set(events.map((e) => e.detail.op)).size).toBe(1)
     expect(events.every((e) => e.action === 'secret.sync' && e.env === 'prod' && e.detail.from === 'dev')).toBe(true)
@@ -261,9 +261,9 @@ describe('serve reader', () => {
     expect(await reader.read('STRIPE_API_KEY')).toBe('sk_live_second_value_x')
     expect(await reader.read('NOPE')).toBeUndefined()
     await Promise.all([reader.read('STRIPE_API_KEY'), reader.read('STRIPE_API_KEY')])
-    const events = auditText().trim().split('\n').map((l) => JSON.parse(l))
+    const events = auditText().trim().split('\n').map((l) => JSON.parse(l) as AuditEvent)
     expect(events.every((e) => e.action === 'secret.read' && e.target === 'STRIPE_API_KEY')).toBe(true)
-    expect(events.reduce((n, e) => n + e.detail.count, 0)).toBe(4)
+    expect(events.reduce((n, e) => n + Number(e.detail.count), 0)).toBe(4)
     expect(auditText()).not.toContain('second_value')
   })
 })
