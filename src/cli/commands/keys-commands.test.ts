@@ -108,7 +108,7 @@ describe('apiauth generate / rotate / verify output contracts', () => {
     expect(doc).toMatchObject({ type: 'api_key', version: 1 })
     for (const argv of [['list'], ['show', doc.id], ['history', doc.id], ['stats'], ['audit'], ['export', '--format', 'json'], ['rotate', doc.id], ['verify', doc.key]]) {
       const r = await apiauth(dir, [...argv, '--json'])
-      expect(() => JSON.parse(r.stdout), argv.join(' ')).not.toThrow()
+      expect(() => void JSON.parse(r.stdout), argv.join(' ')).not.toThrow()
       expect(r.stdout.trim().split('\n')).toHaveLength(1)
     }
   })
