@@ -68,7 +68,7 @@ describe('seed 002: the envault tutorial on the built bin', () => {
     r = await ev('diff-files', '.env.dev', '.env.prod')
     expect(r.stdout.split('\n')[0]).toBe('═══ Diff: .env.dev → .env.prod ═══')
     expect(r.stdout).toContain('  LOG_LEVEL: debug → warn\n')
-    const json = JSON.parse((await ev('diff', 'dev', 'prod', '--json')).stdout)
+    const json = JSON.parse((await ev('diff', 'dev', 'prod', '--json')).stdout) as { different: { key: string }[] }
     expect(json.different.map((d: { key: string }) => d.key)).toEqual(['DB_HOST', 'DB_NAME', 'DB_PASSWORD', 'LOG_LEVEL', 'CACHE_TTL'])
 
     // 4. sync: dry run first
@@ -83,7 +83,7 @@ describe('seed 002: the envault tutorial on the built bin', () => {
     expect(r.code).toBe(0)
     expect(values('.env.prod').get('LOG_LEVEL')).toBe('warn')
     expect(values('.env.prod').get('FEATURE_NEW_CHECKOUT')).toBe('true')
-    r = await ev('sync', 'dev', 'prod', '--skip', 'LOG_LEVEL', '--skip', 'CACHE_TTL')
+    expect((await ev('sync', 'dev', 'prod', '--skip', 'LOG_LEVEL', '--skip', 'CACHE_TTL')).code).toBe(0)
     expect(values('.env.prod').get('LOG_LEVEL')).toBe('warn')
     expect(values('.env.prod').get('DB_HOST')).toBe('localhost')
     writeFileSync(join(dir, '.env.prod'), read('.env.prod') + 'LEGACY_FLAG=1\n')
@@ -119,7 +119,7 @@ describe('seed 002: the envault tutorial on the built bin', () => {
     expect(values('.env.dev').get('JWT_SECRET')).toBe('x'.repeat(40))
 
     expect((await ev('set', 'WEBHOOK_SECRET', 'whsec_old_value_000', '--env', 'prod')).code).toBe(0)
-    r = await ev('rotate', 'WEBHOOK_SECRET', '--length', '64')
+    expect((await ev('rotate', 'WEBHOOK_SECRET', '--length', '64')).code).toBe(0)
     expect(values('.env.prod').get('WEBHOOK_SECRET')).toMatch(/^[0-9a-f]{64}$/)
     r = await ev('rotate', 'API_KEY', '--env', 'prod')
     expect(r.stdout).toContain('Updated in: .env.prod\n')
