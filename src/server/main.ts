@@ -13,7 +13,7 @@ import { createCachedAuth } from './auth.js'
 import { createCachedKeyRepository } from './key-cache.js'
 import { createKeysApi } from './keys-api.js'
 import { createStoreSecretsService } from './secrets-service.js'
-import type { Logger, RotationsApi, ServerDeps } from './deps.js'
+import type { Limits, Logger, RotationsApi, ServerDeps } from './deps.js'
 
 export interface ServeOptions {
   databaseUrl: string
@@ -32,6 +32,7 @@ export interface ServeOptions {
   rotations?: RotationsApi
   /** How long graceful shutdown waits for in-flight requests. */
   drainMs?: number
+  limits?: Partial<Limits>
 }
 
 export interface RunningServer {
@@ -84,6 +85,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       auth: createCachedAuth(tokens, l),
       clock: o.clock,
       log: o.log,
+      ...(o.limits ? { limits: o.limits } : {}),
       ...(o.legacyEnv ? { legacy: { env: o.legacyEnv, ...(o.envaultApiKey ? { apiKey: o.envaultApiKey } : {}) } } : {}),
       async ready() {
         const checks: Record<string, string> = {}

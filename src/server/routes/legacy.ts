@@ -5,7 +5,7 @@ import type { Route } from '../router.js'
 import { actorOf, checkName } from './secrets.js'
 
 /**
- * The `envault serve` routes (seed 000's clients): GET /health, GET /secrets[?prefix=], GET
+ * The `envault serve` routes (seed 000's clients): GET /health, GET /secrets[?prefix=] → {"env","keys"}, GET
  * /secrets/NAME → {"key","value"}, over the environment given to `rekey serve --env`. They accept
  * a token with env:<env>:read, or ENVAULT_API_KEY as the Bearer token.
  */
@@ -27,7 +27,8 @@ export function legacyRoutes({ deps }: RouteEnv): Route[] {
       query: z.object({ prefix: z.string().max(255).optional() }),
       async handler({ query, token }) {
         const prefix = query.prefix as string | undefined
-        return { body: { keys: await deps.secrets.list(env(), { actor: actorOf(token), ...(prefix ? { prefix } : {}) }) } }
+        const e = env()
+        return { body: { env: e, keys: await deps.secrets.list(e, { actor: actorOf(token), ...(prefix ? { prefix } : {}) }) } }
       },
     },
     {
