@@ -1,0 +1,65 @@
+import { pbkdf2Sync, createHmac, createHash, randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { createFakeClock } from '../system/system.js'
+import { PG_URL, serviceAvailable } from '../../../test/helpers/services.js'
+import { createPostgresProvider, withCredentials } from './postgres-provider.js'
+import { credentialProviderContract } from './provider.contract.js'
+
+/**
+ * Real PostgreSQL. pg_hba on the test machines is `trust`, so a wrong password still connects:
+ * `authenticate` therefore checks both that the role can log in and that the role's stored
+ * SCRAM verifier matches the password (what a password-checking server would do).
+ */
+export async function scramMatches(admin: pg.Client, role: string, password: string): Promise<boolean> {
+  const r = await admin.query<{ p: string | null }>('SELECT rolpassword AS p FROM pg_authid WHERE rolname = $1', [role])
+  const stored = r.rows[0]?.p
+  const m = stored ? /^SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)$/.exec(stored) : null
+  if (!m) return false
+  const salted = pbkdf2Sync(password, Buffer.from(m[2]!, 'base64'), Number(m[1]), 32, 'sha256')
+  const storedKey = createHash('sha256').update(createHmac('sha256', salted).update('Client Key').digest()).digest('base64')
+  return storedKey === m[3]
+}
+
+const available = await serviceAvailable('postgres')
+
+credentialProviderContract(
+  'postgres (real server, alternating roles)',
+  async () => {
+    const admin = new pg.Client({ connectionString: PG_URL })
+    await admin.connect()
+    const tag = randomBytes(4).toString('hex')
+    const roles = [`rk_a_${tag}`, `rk_b_${tag}`] as const
+    for (const r of roles) await admin.query(`CREATE ROLE ${r} LOGIN PASSWORD 'initial-${tag}'`)
+    const initial = withCredentials(PG_URL, roles[0], `initial-${tag}`)
+    const held: pg.Client[] = []
+    const provider = createPostgresProvider({ adminUrl: PG_URL, roles, clock: createFakeClock() })
+    const authenticate = async (value: string) => {
+      const u = new URL(value)
+      const c = new pg.Client({ connectionString: value })
+      try {
+        await c.connect()
+      } catch {
+        return false
+      } finally {
+        await c.end().catch(() => undefined)
+      }
+      return scramMatches(admin, decodeURIComponent(u.username), decodeURIComponent(u.password))
+    }
+    return {
+      provider,
+      initial,
+      authenticate,
+      use: async (value) => {
+        const c = new pg.Client({ connectionString: value })
+        await c.connect()
+        held.push(c)
+      },
+      cleanup: async () => {
+        for (const c of held) await c.end().catch(() => undefined)
+        for (const r of roles) await admin.query(`DROP ROLE IF EXISTS ${r}`)
+        await admin.end()
+      },
+    }
+  },
+  available ? {} : { skip: 'postgres is not reachable' },
+)
