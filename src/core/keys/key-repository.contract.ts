@@ -66,7 +66,6 @@ export function keyRepositoryContract(name: string, factory: () => Promise<KeyRe
       expect((await repo.get(e.id))!.versions[0]!.use_count).toBe(0)
       expect(await repo.get('000000000000')).toBeUndefined()
       expect((await repo.list()).map((x) => x.id)).toEqual([e.id])
-      await repo.close()
     })
 
     it('finds every version by hash, and nothing for an unknown hash', async () => {
@@ -78,7 +77,6 @@ export function keyRepositoryContract(name: string, factory: () => Promise<KeyRe
       expect(await repo.findByHash(e2.key_hash)).toMatchObject({ version: 2, entry: { id: e.id, version: 2 } })
       expect(await repo.findByHash(e.key_hash)).toMatchObject({ version: 1, entry: { id: e.id, version: 2 } })
       expect(await repo.findByHash(sha256Hex('nope'))).toBeUndefined()
-      await repo.close()
     })
 
     it('writes nothing when fn or beforeCommit throws, and passes the result to beforeCommit', async () => {
@@ -105,7 +103,6 @@ export function keyRepositoryContract(name: string, factory: () => Promise<KeyRe
         }),
       ).rejects.toThrow('boom')
       expect(await repo.list()).toEqual([])
-      await repo.close()
     })
 
     it('sees its own puts inside the transaction', async () => {
@@ -116,7 +113,6 @@ export function keyRepositoryContract(name: string, factory: () => Promise<KeyRe
         return { has: tx.has(a.id), n: tx.all().length, name: tx.get(a.id)?.name }
       })
       expect(seen).toEqual({ has: true, n: 1, name: 'Sample' })
-      await repo.close()
     })
 
     it('refuses a hash that belongs to another entry', async () => {
@@ -126,7 +122,6 @@ export function keyRepositoryContract(name: string, factory: () => Promise<KeyRe
       await repo.mutate((tx) => tx.put(a))
       await expect(repo.mutate((tx) => tx.put(b))).rejects.toMatchObject({ code: 'ALREADY_EXISTS' })
       expect(await repo.get('bbbbbbbbbbbb')).toBeUndefined()
-      await repo.close()
     })
 
     it('serialises concurrent mutations (no lost update)', async () => {
@@ -142,7 +137,6 @@ export function keyRepositoryContract(name: string, factory: () => Promise<KeyRe
       )
       const names = (await repo.list()).map((e) => e.name).sort()
       expect(names).toEqual(Array.from({ length: 10 }, (_, i) => `k${i}`).sort())
-      await repo.close()
     })
 
     it('records usage per version and folds it into get/list after flush', async () => {
@@ -165,7 +159,6 @@ export function keyRepositoryContract(name: string, factory: () => Promise<KeyRe
       expect(after.name).toBe('renamed')
       expect(after.versions.find((v) => v.version === 1)).toMatchObject({ use_count: 2, last_used_at: '2026-01-02T10:00:00.000Z' })
       expect(after.versions.find((v) => v.version === 2)).toMatchObject({ use_count: 2, last_used_at: '2026-01-02T12:00:00.000Z' })
-      await repo.close()
     })
 
     it('keeps a rolled-back current version lower than the highest on record', async () => {
@@ -182,7 +175,6 @@ export function keyRepositoryContract(name: string, factory: () => Promise<KeyRe
       expect(got.version).toBe(1)
       expect(got.versions.map((v) => v.version)).toEqual([1, 2])
       expect(await repo.findByHash(e2.key_hash)).toMatchObject({ version: 2 })
-      await repo.close()
     })
   })
 }
