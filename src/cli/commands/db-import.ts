@@ -22,10 +22,10 @@ const ENV_RE = /^[A-Za-z0-9_.-]{1,64}$/
  */
 export async function dbImportCommand(ctx: CommandContext, _args: string[], opts: Record<string, unknown>): Promise<number> {
   const envFiles: { env: string; path: string }[] = []
-  for (const spec of (opts.envFile as string[] | undefined) ?? []) {
+  for (const spec of (opts.dotenv as string[] | undefined) ?? []) {
     const i = spec.indexOf('=')
     const env = spec.slice(0, i)
-    if (i <= 0 || !ENV_RE.test(env)) throw new AppError('USAGE', `invalid --env-file "${safe(spec.slice(0, 80))}": use ENV=path`)
+    if (i <= 0 || !ENV_RE.test(env)) throw new AppError('USAGE', `invalid --dotenv "${safe(spec.slice(0, 80))}": use ENV=path`)
     const p = spec.slice(i + 1)
     envFiles.push({ env, path: isAbsolute(p) ? p : resolve(ctx.io.cwd, p) })
   }

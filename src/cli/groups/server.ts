@@ -46,7 +46,7 @@ export function registerServer(program: Command, io: CliIO): void {
           .description('copy the file backend (apiauth keystore, .env files) into PostgreSQL')
           .option('-d, --key-dir <dir>', 'apiauth key directory to import (default: APIAUTH_KEY_DIR, else ~/.apiauth)')
           .option('--no-keys', 'do not import apiauth keys')
-          .option('--env-file <env=path>', 'import a .env file as an environment (repeatable)', collect, [])
+          .option('--dotenv <env=path>', 'import a .env file as environment env (repeatable)', collect, [])
           .option('--config <file>', 'import every environment of this .envault.yml'),
       ),
     ),
