@@ -113,9 +113,13 @@ export function createEnvService(d: EnvServiceDeps) {
   /** All variables of a loaded file, decrypted. */
   async function valuesOf(envName: string, f: LoadedEnvFile): Promise<Map<string, string>> {
     const raw = toMap(f.doc)
-    const out = new Map<string, string>()
-    for (const [k, v] of raw) out.set(k, await plainValue(envName, f, k, v))
-    return out
+    let key: Buffer | undefined
+    for (const [k, v] of raw) {
+      if (!isEncryptedValue(v)) continue
+      key ??= await d.keyring.dataKey()
+      raw.set(k, decryptValue(key, v, valueAad(project, envName, k), `${k} in ${f.what}`))
+    }
+    return raw
   }
 
   async function valueOf(envName: string, f: LoadedEnvFile, key: string): Promise<string | undefined> {

@@ -61,6 +61,7 @@ export interface DotenvDocument {
 }
 
 const KEY_RE = /^[A-Za-z_][A-Za-z0-9_.-]*$/
+const FAST_RE = /([A-Za-z_][A-Za-z0-9_.-]*)=([^\s#"'`](?:[^\r\n#]*[^\s#])?)?(\r?\n|$)/y
 const HEAD_RE = /^([ \t]*)(export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]*)([ \t]*=[ \t]*)/
 
 /** Whether a string is a valid variable name for this grammar. */
@@ -132,6 +133,22 @@ export function parseDotenv(text: string): DotenvDocument {
   let pos = 0
   let line = 1
   while (pos < text.length) {
+    // Fast path for the common `KEY=plain` line (no export, spaces, quotes or comment); it gives
+    // exactly what the general path below would.
+    FAST_RE.lastIndex = pos
+    const f = FAST_RE.exec(text)
+    if (f) {
+      const key = f[1]!
+      const value = f[2] ?? ''
+      const raw = f[0]
+      items.push({ kind: 'pair', key, value, quote: 'none', head: `${key}=`, valueRaw: value, tail: '', eol: f[3]!, line, exported: false, raw })
+      const prevLine = seen.get(key)
+      if (prevLine !== undefined) problems.push({ line, kind: 'duplicate', message: `${key} is defined twice (lines ${prevLine} and ${line}); the last one wins` })
+      seen.set(key, line)
+      pos += raw.length
+      line++
+      continue
+    }
     const nl = lineEnd(text, pos)
     const { body, eol: lineEol, next } = splitEol(text, pos, nl)
     const trimmed = body.trim()
