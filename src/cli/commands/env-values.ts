@@ -26,8 +26,9 @@ export async function get(ctx: CommandContext, [key]: string[], opts: Record<str
   const env = envName(ctx, p.config, opts)
   const v = await p.service.get(key!, env)
   if (ctx.out.json) return ctx.out.data({ key, env, value: v })
-  // The raw value: `get` exists to print it (e.g. VAR=$(envault get KEY --env prod)).
-  ctx.io.stdout.write(v + '\n')
+  // The raw value when piped: `get` exists to print it (VAR=$(envault get KEY --env prod)); on a
+  // terminal, control characters are escaped so a value cannot drive the terminal.
+  ctx.io.stdout.write((ctx.out.interactive ? safe(v) : v) + '\n')
 }
 
 export async function unset(ctx: CommandContext, [key]: string[], opts: Record<string, unknown>): Promise<void> {
