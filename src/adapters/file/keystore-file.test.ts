@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync, existsSync, renameSync } from 'node:fs'
+import { readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, existsSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseMasterKeyMaterial } from '../../core/crypto/kdf.js'
 import { keyRepositoryContract, sampleEntry, withNewVersion } from '../../core/keys/key-repository.contract.js'
@@ -78,6 +78,19 @@ describe('file keystore', () => {
     expect(readFileSync(r.damagedKeptAs).equals(damaged)).toBe(true)
     const ids = (await open(dir).repo.list()).map((e) => e.id)
     expect(ids).toEqual([a.id])
+  })
+
+  it('treats a deleted keystore beside a previous generation as damage, not as an empty store', async () => {
+    const dir = tempDir()
+    const ks = open(dir)
+    const a = sampleEntry()
+    await ks.repo.mutate((tx) => tx.put(a))
+    await ks.repo.mutate((tx) => tx.put(sampleEntry()))
+    rmSync(ks.paths.keystore)
+    await expect(open(dir).repo.list()).rejects.toMatchObject({ code: 'STORE_CORRUPT', message: expect.stringContaining('is missing') })
+    await expect(open(dir).repo.mutate((tx) => tx.put(sampleEntry()))).rejects.toMatchObject({ code: 'STORE_CORRUPT' })
+    expect((await open(dir).recover()).keys).toBe(1)
+    expect((await open(dir).repo.list()).map((e) => e.id)).toEqual([a.id])
   })
 
   it('refuses to recover a healthy store, or from a damaged previous generation', async () => {

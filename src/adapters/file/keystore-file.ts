@@ -118,7 +118,7 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
   const { keystore: path } = paths
   const flushAt = o.usageFlushAt ?? 256
   const flushMs = o.usageFlushMs ?? 1000
-  let cache: State = emptyState()
+  let cache: State = { ...emptyState(), stamp: 'not loaded yet' }
   let buffer: KeyUsage[] = []
   let timer: NodeJS.Timeout | undefined
   /** Serialises this process's own mutations before they reach the file lock. */
@@ -167,6 +167,11 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
 
   async function reload(stamp: string | undefined): Promise<State> {
     if (stamp === undefined) {
+      // No keystore but a previous generation: the file was lost, not never created. Starting
+      // an empty store here would silently drop every key.
+      if (statSync(paths.previous, { throwIfNoEntry: false })) {
+        throw new AppError('STORE_CORRUPT', `${path} is missing but its previous generation ${paths.previous} exists`, { hint: '"apiauth recover" restores it' })
+      }
       cache = emptyState()
       return cache
     }
@@ -380,7 +385,7 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
         if (beforeCommit) await beforeCommit(result)
         if (current !== '') await fs.copyFile(path, damagedKeptAs).catch((e: unknown) => Promise.reject(fileError(e, damagedKeptAs, 'write')))
         await writeFileAtomic(path, prev, { what: path })
-        cache = emptyState()
+        cache = { ...emptyState(), stamp: 'not loaded yet' }
         return result
       })
     },
