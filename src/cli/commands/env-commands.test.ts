@@ -117,4 +117,32 @@ describe('commands in-process', () => {
     const err = await runCli('envault', ['get', 'NOPE', '--env', 'dev', '--json'], { cwd: dir, env: { ENVAULT_MASTER_KEY: 'd'.repeat(64) } })
     expect(JSON.parse(err.stderr)).toMatchObject({ error: { code: 'NOT_FOUND' } })
   })
+  it('export --format github-actions masks on stdout and appends heredoc blocks to $GITHUB_ENV', async () => {
+    const dir = project()
+    const ghEnv = join(dir, 'github_env')
+    writeFileSync(ghEnv, 'EXISTING=1\n')
+    const r = await runCli('envault', ['export', '--env', 'dev', '--format', 'github-actions'], { cwd: dir, env: { GITHUB_ENV: ghEnv } })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe('::add-mask::a-long-password-1\n::add-mask::debug\n')
+    expect(readFileSync(ghEnv, 'utf8')).toMatch(/^EXISTING=1\nDB_PASSWORD<<(ghadelimiter_\w+)\na-long-password-1\n\1\nLOG_LEVEL<<(ghadelimiter_\w+)\ndebug\n\2\n$/)
+    expect((await runCli('envault', ['export', '--env', 'dev', '--format', 'github-actions'], { cwd: dir })).stderr).toMatch(/GITHUB_ENV is not set/)
+  })
+  it('diff-files decrypts files that are environments of the project, and refuses others', async () => {
+    const dir = project()
+    const env = { ENVAULT_MASTER_KEY: 'd'.repeat(64) }
+    expect((await runCli('envault', ['encrypt', '--env', 'prod'], { cwd: dir, env })).code).toBe(0)
+    const r = await runCli('envault', ['diff-files', '.env.dev', '.env.prod', '--show-values'], { cwd: dir, env })
+    expect(r.stdout).toContain('  DB_PASSWORD: a-long-password-1 → b-long-password-2\n')
+    writeFileSync(join(dir, 'loose.env'), readFileSync(join(dir, '.env.prod')))
+    const loose = await runCli('envault', ['diff-files', '.env.dev', 'loose.env'], { cwd: dir, env })
+    expect(loose.stderr).toMatch(/loose\.env has encrypted values but is not an environment/)
+  })
+  it('rotate --per-env gives each environment its own value', async () => {
+    const dir = project()
+    const r = await runCli('envault', ['rotate', 'DB_PASSWORD', '--per-env', '--show', '--json'], { cwd: dir })
+    const out = JSON.parse(r.stdout) as { shared: boolean; targets: { env: string; value: string }[] }
+    expect(out.shared).toBe(false)
+    expect(out.targets[0]!.value).not.toBe(out.targets[1]!.value)
+    expect(readFileSync(join(dir, '.env.prod'), 'utf8')).toContain(out.targets[1]!.value)
+  })
 })
