@@ -4,7 +4,7 @@ import { openDocument, sealDocument } from '../../core/crypto/aead.js'
 import { newKdfParams, type KdfParams, type MasterKeyMaterial } from '../../core/crypto/kdf.js'
 import { AppError } from '../../core/errors.js'
 import type { KeyEntry, KeyUsage } from '../../core/keys/key-entry.js'
-import { HashIndex, addUse, assertWellFormed, cloneEntry, withUsage, type UsageTally } from '../../core/keys/key-index.js'
+import { HashIndex, addUse, assertWellFormed, cloneEntry, freezeEntry, withUsage, type UsageTally } from '../../core/keys/key-index.js'
 import type { KeyRepository, KeyTx, SigningKeyStore } from '../../core/keys/ports.js'
 import type { Random } from '../../core/ports.js'
 import { ensurePrivateDir, fileError, writeFileAtomic } from './atomic-write.js'
@@ -184,7 +184,7 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
     }
     const { doc, kdf } = await decode(text, path).catch(damaged)
     const byId = new Map<string, KeyEntry>()
-    for (const e of doc.keys) byId.set(e.id, e)
+    for (const e of doc.keys) byId.set(e.id, freezeEntry(e))
     cache = {
       stamp,
       kdf,
@@ -202,6 +202,7 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
     const doc: KeystoreDoc = { schema: 1, usage_gen: s.usageGen, keys: [...s.byId.values()], signing: Object.fromEntries(s.signing) }
     const sealed = await sealDocument({ format: KEYSTORE_FORMAT, place: PLACE, material: o.material, kdf, plaintext: Buffer.from(JSON.stringify(doc)) }, o.random)
     await writeFileAtomic(path, sealed, { keepPrevious: true, what: path })
+    for (const e of s.byId.values()) freezeEntry(e)
     cache = { stamp: stampOf(path), kdf, usageGen: s.usageGen, byId: s.byId, index: HashIndex.of(s.byId.values()), signing: s.signing }
   }
 
@@ -265,7 +266,8 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
       const s = await loadSync()
       const hit = s.index.get(hash)
       const e = hit ? s.byId.get(hit.id) : undefined
-      return hit && e ? { entry: cloneEntry(e), version: hit.version } : undefined
+      // Entries in the cache are deeply frozen: the hot path hands them out without copying.
+      return hit && e ? { entry: e, version: hit.version } : undefined
     },
     async list() {
       await flush()

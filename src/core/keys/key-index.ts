@@ -10,6 +10,14 @@ export function cloneEntry(e: KeyEntry): KeyEntry {
   }
 }
 
+/** Freezes an entry in place (deeply), so a repository can hand it out without copying. */
+export function freezeEntry(e: KeyEntry): Readonly<KeyEntry> {
+  for (const v of e.versions) Object.freeze(v)
+  Object.freeze(e.versions)
+  if (e.claims) Object.freeze(e.claims)
+  return Object.freeze(e)
+}
+
 /** Uses not yet folded into entries, keyed by `id:version`. */
 export type UsageTally = Map<string, { last: number; count: number }>
 

@@ -11,7 +11,10 @@ import type { KeyEntry, KeyUsage } from './key-entry.js'
  */
 export interface KeyRepository {
   get(id: string): Promise<KeyEntry | undefined>
-  /** Finds the entry holding a version with this hash, without scanning every key. */
+  /**
+   * Finds the entry holding a version with this hash, without scanning every key. The entry is
+   * read-only (it may be frozen and shared with the repository's cache).
+   */
   findByHash(keyHash: string): Promise<{ entry: KeyEntry; version: number } | undefined>
   list(): Promise<KeyEntry[]>
   /**
