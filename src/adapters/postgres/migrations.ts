@@ -106,6 +106,29 @@ CREATE TABLE job_runs (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'rotation journal: per-secret state, due-index, secret locks',
+    sql: `
+CREATE TABLE rotation_states (
+  secret      text PRIMARY KEY,
+  doc         jsonb NOT NULL
+);
+CREATE TABLE rotation_due (
+  secret      text PRIMARY KEY,
+  at          bigint,                  -- epoch ms; NULL: never
+  fp          text NOT NULL,
+  seen        text NOT NULL
+);
+CREATE INDEX rotation_due_at_idx ON rotation_due (at);
+CREATE TABLE rotation_locks (
+  secret      text PRIMARY KEY,
+  run_id      text NOT NULL,
+  instance    text NOT NULL,
+  taken_at    timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ]
 
 export interface MigrateResult {

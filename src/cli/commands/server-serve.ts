@@ -44,6 +44,7 @@ export async function serveCommand(ctx: CommandContext, _args: string[], opts: R
     ...(envaultKey ? { envaultApiKey: envaultKey } : {}),
     log,
   })
+  ctx.out.note(`rekey serve listening on ${server.url}`)
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'shutting down: finishing in-flight requests')
