@@ -1,25 +1,12 @@
-import { pbkdf2Sync, createHmac, createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { scramMatches } from '../../../test/emulators/pg-scram.js'
 import pg from 'pg'
 import { createFakeClock } from '../system/system.js'
 import { PG_URL, serviceAvailable } from '../../../test/helpers/services.js'
 import { createPostgresProvider, withCredentials } from './postgres-provider.js'
 import { credentialProviderContract } from './provider.contract.js'
 
-/**
- * Real PostgreSQL. pg_hba on the test machines is `trust`, so a wrong password still connects:
- * `authenticate` therefore checks both that the role can log in and that the role's stored
- * SCRAM verifier matches the password (what a password-checking server would do).
- */
-export async function scramMatches(admin: pg.Client, role: string, password: string): Promise<boolean> {
-  const r = await admin.query<{ p: string | null }>('SELECT rolpassword AS p FROM pg_authid WHERE rolname = $1', [role])
-  const stored = r.rows[0]?.p
-  const m = stored ? /^SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)$/.exec(stored) : null
-  if (!m) return false
-  const salted = pbkdf2Sync(password, Buffer.from(m[2]!, 'base64'), Number(m[1]), 32, 'sha256')
-  const storedKey = createHash('sha256').update(createHmac('sha256', salted).update('Client Key').digest()).digest('base64')
-  return storedKey === m[3]
-}
-
+/** Real PostgreSQL; `authenticate` also checks the stored SCRAM verifier (pg_hba is trust here). */
 const available = await serviceAvailable('postgres')
 
 credentialProviderContract(
