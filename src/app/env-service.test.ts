@@ -126,6 +126,14 @@ describe('rotate', () => {
     expect(new URL(r.targets[0]!.value).host).toBe('dev-db:5432')
     expect(new URL(r.targets[1]!.value).host).toBe('stg-db:5432')
     expect(read('.env.dev')).toContain(r.targets[0]!.value)
+    // one new password, inside each environment's own URL; --per-env gives each its own
+    expect(new URL(r.targets[0]!.value).password).toBe(new URL(r.targets[1]!.value).password)
+    const per = await svc.rotate({ key: 'DATABASE_URL', perEnv: true, dryRun: true })
+    expect(new URL(per.targets[0]!.value).password).not.toBe(new URL(per.targets[1]!.value).password)
+  })
+  it('refuses a URL that has a password in some environments only', async () => {
+    const { svc } = project({ '.env.dev': 'DATABASE_URL=postgres://app:pw@db/app\n', '.env.prod': 'DATABASE_URL=postgres://db/app\n' })
+    await expect(svc.rotate({ key: 'DATABASE_URL' })).rejects.toThrow(/holds a URL with a password in some environments but not in prod; nothing was changed/)
   })
   it('keeps an API key prefix, refuses non-secrets unless forced, and validates --length', async () => {
     const { svc } = project(files)

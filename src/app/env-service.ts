@@ -7,7 +7,7 @@ import { serializeDotenv, toMap, type DotenvDocument, type PairItem } from '../c
 import { encodeValue, setRawValue, setValue, unsetKey } from '../core/env/dotenv-write.js'
 import { diffEnvs, type EnvDiff } from '../core/env/diff.js'
 import { planSync, planIsEmpty, type ConflictStrategy, type SyncPlan } from '../core/env/sync-plan.js'
-import { generateValue, inferKind, isSecretVariable, KIND_LABEL, type SecretKind } from '../core/env/secret-kind.js'
+import { DEFAULT_LENGTH, generatePassword, generateValue, inferKind, withUrlPassword, isSecretVariable, KIND_LABEL, type SecretKind } from '../core/env/secret-kind.js'
 import { decryptValue, encryptValue, isEncryptedValue, valueAad } from '../core/env/value-crypto.js'
 import { findEnvironment, type EnvaultConfig, type EnvironmentConfig } from '../config/envault-config.js'
 
@@ -67,6 +67,8 @@ export interface RotateResult {
   label: string
   /** One value for every environment (false with --per-env, and for URLs, whose other parts differ). */
   shared: boolean
+  /** One new secret for every environment (for URLs: the same password inside each URL). */
+  sharedPassword: boolean
   targets: { env: string; file: string; value: string }[]
   dryRun: boolean
 }
@@ -303,17 +305,27 @@ export function createEnvService(d: EnvServiceDeps) {
       }
       const kinds = found.map((f) => inferKind(o.key, f.value))
       let kind = kinds[0]!
-      if (kinds.some((k) => k !== kind)) kind = kinds.includes('url-credentials') && kinds.every((k) => k === 'url-credentials' || k === 'not-secret') ? 'not-secret' : kind
+      if (kinds.includes('url-credentials') && kinds.some((k) => k !== 'url-credentials')) {
+        const without = found.filter((_f, i) => kinds[i] !== 'url-credentials').map((f) => f.env.name)
+        throw new AppError('CONFLICT', `${o.key} holds a URL with a password in some environments but not in ${without.join(', ')}; nothing was changed`, { hint: 'rotate each environment with --env' })
+      }
       if (kind === 'not-secret') {
         if (!o.force) {
           throw new AppError('USAGE', `${o.key} does not look like a secret (a host, port, level, flag or URL without credentials); refusing to rotate it`, { hint: 'pass --force to replace it with 32 random characters' })
         }
         kind = 'generic-secret'
       }
-      const perValue = o.perEnv === true || kind === 'url-credentials'
-      const shared = perValue ? undefined : generateValue(kind, found[0]!.value, d.random, o.length)
-      const targets = found.map((f) => ({ env: f.env.name, file: f.env.envFile, value: shared ?? generateValue(kind, f.value, d.random, o.length) }))
-      const result: RotateResult = { key: o.key, kind, label: KIND_LABEL[kind], shared: !perValue, targets, dryRun: o.dryRun === true }
+      const perValue = o.perEnv === true
+      let targets: RotateResult['targets']
+      if (kind === 'url-credentials') {
+        // One new password, put inside each environment's own URL (hosts differ), unless --per-env.
+        const pw = perValue ? undefined : generatePassword(d.random, o.length ?? DEFAULT_LENGTH[kind])
+        targets = found.map((f) => ({ env: f.env.name, file: f.env.envFile, value: withUrlPassword(f.value, pw ?? generatePassword(d.random, o.length ?? DEFAULT_LENGTH[kind])) }))
+      } else {
+        const shared = perValue ? undefined : generateValue(kind, found[0]!.value, d.random, o.length)
+        targets = found.map((f) => ({ env: f.env.name, file: f.env.envFile, value: shared ?? generateValue(kind, f.value, d.random, o.length) }))
+      }
+      const result: RotateResult = { key: o.key, kind, label: KIND_LABEL[kind], shared: !perValue && kind !== 'url-credentials', sharedPassword: !perValue, targets, dryRun: o.dryRun === true }
       if (o.dryRun) return result
       const refs = found.map((f) => fileRef(f.env))
       return d.files.commit(refs, async (files) => {

@@ -25,6 +25,7 @@ export async function rotate(ctx: CommandContext, [key]: string[], opts: Record<
       label: r.label,
       dryRun: r.dryRun,
       shared: r.shared,
+      sharedPassword: r.sharedPassword,
       targets: r.targets.map((t) => ({ env: t.env, file: t.file, ...(show ? { value: t.value } : {}) })),
     })
   }
@@ -35,7 +36,8 @@ export async function rotate(ctx: CommandContext, [key]: string[], opts: Record<
   if (r.shared) {
     o.line(`Generated: ${safe(show ? r.targets[0]!.value : `${masked(r.targets[0]!.value)} (use --show to display)`)}`)
   } else {
-    o.line(`Generated: a new value per environment${show ? ':' : ` (${r.kind === 'url-credentials' ? 'password only' : 'use --show to display'})`}`)
+    const what = r.kind === 'url-credentials' ? (r.sharedPassword ? 'a new password, the same inside each URL' : 'a new password per environment') : 'a new value per environment'
+    o.line(`Generated: ${what}${show ? ':' : r.kind === 'url-credentials' ? ' (password only; use --show to display)' : ' (use --show to display)'}`)
     for (const t of r.targets) o.line(`  ${safe(t.env)}: ${safe(show ? t.value : masked(t.value))}`)
   }
   if (r.dryRun) {

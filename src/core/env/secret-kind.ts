@@ -99,6 +99,24 @@ export function generatePassword(random: Random, length: number): string {
   }
 }
 
+/**
+ * The URL with its password replaced by `password` (percent-encoded); everything else is kept
+ * byte for byte, and the result must still parse with the same host, user and path.
+ */
+export function withUrlPassword(current: string, password: string): string {
+  const span = urlPasswordSpan(current)
+  if (!span) throw new AppError('USAGE', 'this URL has no password to rotate')
+  const out = current.slice(0, span.start) + encodeURIComponent(password) + current.slice(span.end)
+  try {
+    const before = new URL(current)
+    const after = new URL(out)
+    if (before.host !== after.host || before.username !== after.username || before.pathname !== after.pathname || decodeURIComponent(after.password) !== password) throw new Error('changed')
+  } catch (cause) {
+    throw new AppError('USAGE', 'the current value is not a valid URL; rotate it with --force to replace it whole', { cause })
+  }
+  return out
+}
+
 /** The existing prefix of an API key (`sk_live_`, `ak_`, `staging_key_`), or ''. */
 export function apiKeyPrefix(current: string | undefined): string {
   if (!current) return ''
@@ -129,21 +147,8 @@ export function generateValue(kind: SecretKind, current: string | undefined, ran
     case 'database-password':
     case 'password':
       return generatePassword(random, n)
-    case 'url-credentials': {
-      const span = current === undefined ? undefined : urlPasswordSpan(current)
-      if (!current || !span) throw new AppError('USAGE', 'this URL has no password to rotate')
-      const pw = encodeURIComponent(generatePassword(random, n))
-      const out = current.slice(0, span.start) + pw + current.slice(span.end)
-      // The URL must still parse, with only its password changed.
-      try {
-        const before = new URL(current)
-        const after = new URL(out)
-        if (before.host !== after.host || before.username !== after.username || before.pathname !== after.pathname) throw new Error('changed')
-      } catch (cause) {
-        throw new AppError('USAGE', 'the current value is not a valid URL; rotate it with --force to replace it whole', { cause })
-      }
-      return out
-    }
+    case 'url-credentials':
+      return withUrlPassword(current ?? '', generatePassword(random, n))
     case 'api-key':
       return apiKeyPrefix(current) + randomFromAlphabet(random, n, BASE62)
     case 'jwt-secret':
