@@ -7,6 +7,7 @@ import type { Clock, Random } from '../core/ports.js'
 import { createPgPool, redactUrl, schemaOf } from '../adapters/postgres/db.js'
 import { currentVersion, migrate, MIGRATIONS } from '../adapters/postgres/migrations.js'
 import { openPgBackend, type PgBackend } from './pg-backend.js'
+import { createPgLockManager } from '../adapters/postgres/lock-manager.js'
 import { startChangeListener, type ChangeListener } from '../adapters/postgres/listener.js'
 import { createApp, type App } from './app.js'
 import { createCachedAuth } from './auth.js'
@@ -33,6 +34,13 @@ export interface ServeOptions {
   /** How long graceful shutdown waits for in-flight requests. */
   drainMs?: number
   limits?: Partial<Limits>
+  /**
+   * The rotation scheduler's tick. Every instance tries it each interval, but only the one that
+   * takes the cluster-wide advisory lock runs it, so each due rotation, notice and revocation
+   * runs once across the fleet; a run left by a killed instance is resumed by the next tick.
+   */
+  tick?: () => Promise<{ rotated: { state: string }[]; resumed: { state: string }[]; failed: unknown[] }>
+  tickIntervalMs?: number
 }
 
 export interface RunningServer {
@@ -120,6 +128,30 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       },
     }
     const app = createApp(deps)
+    let ticker: NodeJS.Timeout | undefined
+    let ticking: Promise<unknown> = Promise.resolve()
+    if (o.tick) {
+      const tick = o.tick
+      const locks = createPgLockManager(pool)
+      const once = async () => {
+        const r = await locks.tryWithLock('scheduler:tick', tick)
+        if (!r.ran) return
+        for (const x of [...r.value.rotated, ...r.value.resumed]) {
+          if (x.state === 'done' || x.state === 'draining' || x.state === 'promoted') app.metrics.rotations.inc({ outcome: 'succeeded' })
+          else if (x.state === 'rolled_back') app.metrics.rotations.inc({ outcome: 'rolled_back' })
+          else if (x.state === 'failed' || x.state === 'needs_operator') app.metrics.rotations.inc({ outcome: 'failed' })
+        }
+        if (r.value.failed.length) app.metrics.rotations.inc({ outcome: 'failed' }, r.value.failed.length)
+      }
+      const loop = () => {
+        ticking = once()
+          .catch((e: unknown) => o.log.warn({ err: (e as Error).message?.slice(0, 300) }, 'scheduler tick failed'))
+          .finally(() => {
+            if (ticker !== undefined) ticker = setTimeout(loop, o.tickIntervalMs ?? 60_000)
+          })
+      }
+      ticker = setTimeout(loop, Math.min(o.tickIntervalMs ?? 60_000, 1000))
+    }
     const server: Server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => app.handle(req, res))
     server.timeout = 35_000
     await new Promise<void>((resolve, reject) => {
@@ -139,6 +171,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       instance,
       close: () =>
         (closing ??= (async () => {
+          if (ticker) clearTimeout(ticker)
+          ticker = undefined
+          await ticking
           // Stop accepting; idle keep-alive sockets close now, busy ones after their response.
           const closed = new Promise<void>((r) => server.close(() => r()))
           server.closeIdleConnections()

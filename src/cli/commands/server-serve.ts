@@ -4,6 +4,14 @@ import type { CommandContext } from '../context.js'
 import { resolveKeyDir } from '../key-dir.js'
 import { databaseFromEnv, masterFromEnv } from '../../server/pg-backend.js'
 import { startServer } from '../../server/main.js'
+import { parseDuration } from '../../core/time/duration.js'
+
+async function openRotations(ctx: CommandContext) {
+  const { openRotationProject } = await import('./rotation-compose.js')
+  const { createRotationsApi } = await import('../../server/rotations-api.js')
+  const project = await openRotationProject(ctx, { trigger: 'auto' })
+  return { project, api: createRotationsApi(project) }
+}
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 
@@ -30,6 +38,12 @@ export async function serveCommand(ctx: CommandContext, _args: string[], opts: R
   if (envaultKey !== undefined && envaultKey.trim() === '') throw new AppError('USAGE', 'an empty envault API key is refused')
   const legacyEnv = typeof opts.env === 'string' ? opts.env : undefined
   if (!LOOPBACK.has(host)) ctx.out.note(`note: listening on ${host}; every /v1 route requires a scoped token`)
+  // Rotations: the same engine as `rekey rotate`, composed from --config (rekey.yml / .envault.yml).
+  let rotations: Awaited<ReturnType<typeof openRotations>> | undefined
+  if (typeof opts.config === 'string') rotations = await openRotations(ctx)
+  const tickText = typeof opts.tickInterval === 'string' ? opts.tickInterval : '60s'
+  const tickIntervalMs = parseDuration(tickText, '--tick-interval')
+  if (tickIntervalMs < 100) throw new AppError('USAGE', '--tick-interval must be at least 100ms')
   const log = pino({ level, base: { svc: 'rekey-serve' }, redact: { paths: ['req.headers.authorization', '*.token', '*.key', '*.value'], censor: '[redacted]' } }, pino.destination({ fd: 1, sync: false }))
   const server = await startServer({
     databaseUrl: url,
@@ -43,12 +57,16 @@ export async function serveCommand(ctx: CommandContext, _args: string[], opts: R
     ...(legacyEnv ? { legacyEnv } : {}),
     ...(envaultKey ? { envaultApiKey: envaultKey } : {}),
     log,
+    ...(rotations ? { rotations: rotations.api, tick: () => rotations.project.scheduler.tick(rotations.project.config.policies), tickIntervalMs } : {}),
   })
   ctx.out.note(`rekey serve listening on ${server.url}`)
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'shutting down: finishing in-flight requests')
-      void server.close().finally(resolve)
+      void server
+        .close()
+        .then(() => rotations?.project.close())
+        .finally(resolve)
     }
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))

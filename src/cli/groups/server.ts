@@ -29,7 +29,9 @@ export function registerServer(program: Command, io: CliIO): void {
           .option('--migrate', 'apply pending database migrations first')
           .option('--env <env>', 'environment served by the envault routes (/secrets, /secrets/NAME)')
           .option('--api-key <token>', 'accept this Bearer token on the envault routes (default: ENVAULT_API_KEY)')
-          .option('--log-level <level>', 'info, warn, error or silent (default: REKEY_LOG_LEVEL, else info)'),
+          .option('--log-level <level>', 'info, warn, error or silent (default: REKEY_LOG_LEVEL, else info)')
+          .option('--config <file>', 'rotation policies (rekey.yml or .envault.yml): enables /v1/rotations and the scheduler')
+          .option('--tick-interval <duration>', 'how often the scheduler looks for due work (one instance runs it at a time)', '60s'),
       ),
     ),
     async () => (await import('../commands/server-serve.js')).serveCommand,
