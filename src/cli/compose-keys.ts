@@ -24,11 +24,18 @@ export interface OpenKeysOptions {
    * not exist yet; it sees an empty store instead.
    */
   readOnly?: boolean
+  /**
+   * `auto` (the default) selects PostgreSQL when REKEY_DATABASE_URL is set and the file keystore
+   * otherwise; `file` always opens the key directory (db import reads it as its source).
+   */
+  backend?: 'auto' | 'file'
 }
 
 export interface KeysHandle {
   service: KeysService
-  store: FileKeystore
+  backend: 'file' | 'postgres'
+  /** The file keystore; undefined on the PostgreSQL backend. */
+  store: FileKeystore | undefined
   audit: AuditLog
   keyDir: string
   /** Flushes buffered usage records. Call before the process exits. */
@@ -51,6 +58,7 @@ export function keyDirFiles(keyDir: string) {
  * try { const { key } = await keys.service.rotate(id, { graceMs: 3_600_000, trigger: 'auto' }) } finally { await keys.close() }
  */
 export async function openKeysService(o: OpenKeysOptions): Promise<KeysHandle> {
+  if ((o.backend ?? 'auto') === 'auto' && (o.env.REKEY_DATABASE_URL ?? '') !== '') return openPgKeys(o)
   const files = keyDirFiles(o.keyDir)
   const exists = existsSync(files.keystore) || existsSync(files.previous)
   const haveKey = (o.env[MASTER_KEY_ENV] ?? '') !== '' || existsSync(files.masterKey)
@@ -62,5 +70,14 @@ export async function openKeysService(o: OpenKeysOptions): Promise<KeysHandle> {
   const store = createFileKeystore({ dir: o.keyDir, material, random: o.random })
   const audit = createJsonlAuditLog({ path: files.audit, clock: o.clock, actor: o.actor })
   const service = createKeysService({ repo: store.repo, signing: store.signing, audit, clock: o.clock, random: o.random, actor: o.actor, recovery: store })
-  return { service, store, audit, keyDir: o.keyDir, close: () => store.repo.close() }
+  return { service, backend: 'file', store, audit, keyDir: o.keyDir, close: () => store.repo.close() }
+}
+
+/** The same use cases over PostgreSQL (REKEY_DATABASE_URL): one shared store for a team. */
+async function openPgKeys(o: OpenKeysOptions): Promise<KeysHandle> {
+  const { databaseFromEnv, masterFromEnv, openPgBackend } = await import('../server/pg-backend.js')
+  const db = databaseFromEnv({}, o.env)
+  const master = await masterFromEnv({}, o.env, o.keyDir)
+  const pg = await openPgBackend({ ...db, master, clock: o.clock, random: o.random, actor: o.actor, poolMax: 2 })
+  return { service: pg.keysService(o.actor), backend: 'postgres', store: undefined, audit: pg.audit, keyDir: o.keyDir, close: () => pg.close() }
 }

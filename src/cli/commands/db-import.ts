@@ -55,13 +55,15 @@ export async function dbImportCommand(ctx: CommandContext, _args: string[], opts
   if (importKeys) {
     const keyDir = resolveKeyDir(opts, ctx.io.env, ctx.io.cwd)
     if (existsSync(keyDirFiles(keyDir).keystore)) {
-      const k = await openKeysService({ keyDir, env: ctx.io.env, clock: ctx.clock, random: ctx.random, actor: ctx.actor, readOnly: true })
+      const k = await openKeysService({ keyDir, env: ctx.io.env, clock: ctx.clock, random: ctx.random, actor: ctx.actor, readOnly: true, backend: 'file' })
       try {
-        keys = await k.store.repo.list()
+        const store = k.store
+        if (!store) throw new Error('db import reads the file keystore')
+        keys = await store.repo.list()
         signing = new Map()
         for (const e of keys) {
           if (e.type !== 'jwt') continue
-          const s = await k.store.signing.get(e.id)
+          const s = await store.signing.get(e.id)
           if (s) signing.set(e.id, s)
         }
       } finally {
