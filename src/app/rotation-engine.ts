@@ -116,10 +116,13 @@ export function createRotationEngine(deps: RotationEngineDeps) {
 
   // ---- state and due-index ----------------------------------------------------------------
 
+  /** The due-index as read at the start of a tick (so a state's first-seen time is not re-read per call). */
+  let dueSnapshot: ReadonlyMap<string, DueEntry> | null = null
+
   async function loadState(p: Policy): Promise<SecretState> {
     const s = await journal.getState(p.name)
     if (s) return s
-    const due = (await journal.readDue()).get(p.name)
+    const due = (dueSnapshot ?? (await journal.readDue())).get(p.name)
     return emptyState(p.name, due?.seen ?? now().toISOString())
   }
 
@@ -134,13 +137,15 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     else await journal.updateDue(new Map([[p.name, entry]]))
   }
 
-  async function batchDue<T>(fn: (batch: Map<string, DueEntry>) => Promise<T>): Promise<T> {
+  async function batchDue<T>(fn: (batch: Map<string, DueEntry>) => Promise<T>, snapshot?: ReadonlyMap<string, DueEntry>): Promise<T> {
     const batch = new Map<string, DueEntry>()
     dueBatch = batch
+    dueSnapshot = snapshot ?? null
     try {
       return await fn(batch)
     } finally {
       dueBatch = null
+      dueSnapshot = null
       await journal.updateDue(batch)
     }
   }
@@ -154,19 +159,30 @@ export function createRotationEngine(deps: RotationEngineDeps) {
 
   // ---- notifications ----------------------------------------------------------------------
 
-  /** Sends a notification once per de-duplication key; a failing notifier never fails the rotation. */
+  /** Run-scoped notifications already sent by this process (a run's transitions happen once). */
+  const sentForRuns = new Set<string>()
+
+  /**
+   * Sends a notification once per de-duplication key; a failing notifier never fails the
+   * rotation. Notifications about a run (started, succeeded, rolled back…) follow a transition
+   * that happens once, so they are de-duplicated in memory; the others (notice, overdue,
+   * revoked credential presented, postponed) are remembered in the secret's state.
+   */
   async function notify(p: Policy, kind: NotificationKind, title: string, lines: string[], dedupeKey: string, run?: RotationRun): Promise<boolean> {
-    const s = await loadState(p)
-    if (s.notified.includes(dedupeKey)) return false
+    const runScoped = run !== undefined
+    if (runScoped ? sentForRuns.has(dedupeKey) : (await loadState(p)).notified.includes(dedupeKey)) return false
     const n: Notification = { kind, secret: p.name, title, lines, at: now().toISOString(), dedupeKey, ...(run ? { run: run.id } : {}) }
     try {
       await deps.notifier.send(n)
     } catch {
       // Delivery problems are reported by the notifier itself (log); the run goes on.
     }
-    await updateState(p, (st) => {
-      if (!st.notified.includes(dedupeKey)) st.notified.push(dedupeKey)
-    })
+    if (runScoped) sentForRuns.add(dedupeKey)
+    else {
+      await updateState(p, (st) => {
+        if (!st.notified.includes(dedupeKey)) st.notified.push(dedupeKey)
+      })
+    }
     return true
   }
 

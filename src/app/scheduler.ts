@@ -147,7 +147,7 @@ export function createScheduler(deps: SchedulerDeps) {
           batch.set(name, { at, fp: scheduleFingerprint(p), seen: after.first_seen_at })
         }
         deps.onProgress?.(secrets.length, secrets.length, 'done')
-      })
+      }, due)
       return r
     },
   }

@@ -88,12 +88,12 @@ export function createFileJournal(o: FileJournalOptions): RotationJournal {
       try {
         return JSON.parse(text) as RotationRun
       } catch {
-        throw new AppError('STORE_CORRUPT', `run file ${id}.json is corrupt`, { hint: 'restore it from the .prev file beside it' })
+        throw new AppError('STORE_CORRUPT', `run file ${id}.json is corrupt`, { hint: 'inspect it; "rekey history" lists the other runs' })
       }
     },
     async saveRun(run) {
       await ensurePrivateDir(runsDir)
-      await writeFileAtomic(join(runsDir, `${run.id}.json`), JSON.stringify(run, null, 1) + '\n', { keepPrevious: true, what: `run file ${run.id}.json` })
+      await writeFileAtomic(join(runsDir, `${run.id}.json`), JSON.stringify(run, null, 1) + '\n', { what: `run file ${run.id}.json` })
     },
     async listRuns(secret) {
       let names: string[]
