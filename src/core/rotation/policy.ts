@@ -67,11 +67,6 @@ const notifySchema = z.union([
   z.strictObject({ log: z.string().min(1), events: z.array(z.string()).optional() }),
 ])
 
-const fileSchema = z.looseObject({
-  rotations: z.record(z.string(), policySchema).optional(),
-  notify: z.array(notifySchema).optional(),
-})
-
 export type RawPolicy = z.infer<typeof policySchema>
 export type Check = z.infer<typeof checkSchema>
 export type NotifyTarget = z.infer<typeof notifySchema>
@@ -126,14 +121,28 @@ function pathText(path: readonly PropertyKey[]): string {
  */
 export function parseRotationConfig(doc: unknown, file: string, knownEnvironments?: readonly string[]): RotationConfig {
   const problems: string[] = []
-  const parsed = fileSchema.safeParse(doc ?? {})
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${pathText(issue.path) || '(top level)'}: ${issue.message}`)
+  // The file's shape (rotations: a mapping, notify: a list) first; then each policy on its own,
+  // so a broken policy does not hide the problems of the others.
+  const top = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : {}
+  const rawRotations = top.rotations ?? {}
+  const notifyParsed = z.array(notifySchema).optional().safeParse(top.notify)
+  if (!notifyParsed.success) {
+    for (const issue of notifyParsed.error.issues) {
+      const at = pathText(issue.path)
+      problems.push(`notify${at === '' || at.startsWith('[') ? '' : '.'}${at}: ${issue.message}`)
+    }
   }
-  const rawRotations = (doc !== null && typeof doc === 'object' ? (doc as Record<string, unknown>).rotations : undefined) ?? {}
   const policies: Policy[] = []
-  if (parsed.success) {
-    for (const [name, p] of Object.entries(parsed.data.rotations ?? {})) {
+  if (rawRotations === null || typeof rawRotations !== 'object' || Array.isArray(rawRotations)) {
+    problems.push('rotations: must be a mapping of secret names to policies')
+  } else {
+    for (const [name, raw] of Object.entries(rawRotations as Record<string, unknown>)) {
+      const parsedPolicy = policySchema.safeParse(raw)
+      if (!parsedPolicy.success) {
+        for (const issue of parsedPolicy.error.issues) problems.push(`rotations.${name}${issue.path.length ? `.${pathText(issue.path)}` : ''}: ${issue.message}`)
+        continue
+      }
+      const p = parsedPolicy.data
       const at = (field: string, msg: string) => problems.push(`rotations.${name}.${field}: ${msg}`)
       const dur = (field: string, text: string | undefined, dflt: string): number => {
         try {
@@ -200,13 +209,11 @@ export function parseRotationConfig(doc: unknown, file: string, knownEnvironment
         options: p,
       })
     }
-  } else if (rawRotations !== null && typeof rawRotations !== 'object') {
-    problems.push('rotations: must be a mapping of secret names to policies')
   }
   if (problems.length > 0) {
     throw new AppError('CONFIG_INVALID', `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}: ${problems.join('; ')}`)
   }
-  return { policies, notify: parsed.success ? (parsed.data.notify ?? []) : [] }
+  return { policies, notify: notifyParsed.success ? (notifyParsed.data ?? []) : [] }
 }
 
 /** A fingerprint of what decides a policy's due time: the due-index is rebuilt when it changes. */
