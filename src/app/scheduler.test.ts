@@ -75,6 +75,24 @@ describe('scheduler (tick) with a fake clock', () => {
     expect(s?.last_result).toBe('succeeded')
   })
 
+  it('alerts once when a revoked credential is presented after revocation', async () => {
+    const t = setup({ P: { schedule: 'every 30d', grace: '0', revoke: { idle: '0', max: '1d' } } })
+    const old = t.targets.value('prod', 'P')!
+    const r = await t.engine.rotate(t.policies[0]!, { trigger: 'manual', actor: 'a' })
+    t.clock.advance(60_000)
+    t.provider.authenticate(t.targets.value('prod', 'P')!)
+    expect((await t.engine.resume(t.policies[0]!, r.run.id)).run.state).toBe('done')
+    expect((await t.scheduler.tick(t.policies)).presented).toEqual([])
+    t.clock.advance(60_000)
+    expect(t.provider.authenticate(old)).toBe(false)
+    expect((await t.scheduler.tick(t.policies)).presented).toEqual(['P'])
+    expect((await t.scheduler.tick(t.policies)).presented).toEqual([])
+    expect(t.notifier.sent.filter((n) => n.kind === 'revoked_presented')).toHaveLength(1)
+    t.clock.advance(8 * D)
+    await t.scheduler.tick(t.policies)
+    expect((await t.journal.getState('P'))?.watch).toBeNull()
+  })
+
   it('postpone moves the due time, and overdue alerts once at 1.5x the schedule', async () => {
     const t = setup({ K: { schedule: 'every 10d' } })
     await t.scheduler.tick(t.policies)

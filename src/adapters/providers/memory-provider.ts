@@ -10,7 +10,7 @@ import type { CreateInput, Credential, CredentialProvider, CredentialUsage, Prov
  */
 export interface MemoryProvider extends CredentialProvider {
   seed(value: string): Credential
-  /** A consumer presenting a value: true when it is accepted (and its use is recorded). */
+  /** A consumer presenting a value: true when it is accepted. Every presentation is recorded (a revoked one too). */
   authenticate(value: string): boolean
   valid(): Credential[]
   down: boolean
@@ -41,9 +41,9 @@ export function createMemoryProvider(o: { clock: Clock; capabilities?: Partial<P
     },
     authenticate(value) {
       const hit = find(value)
-      if (!hit || hit[1].revoked) return false
+      if (!hit) return false
       hit[1].lastUsedAt = o.clock.now()
-      return true
+      return !hit[1].revoked
     },
     valid: () => [...creds.entries()].filter(([, c]) => !c.revoked).map(([id, c]) => ({ id, value: c.value })),
     failNext: (op) => void failing.add(op),

@@ -89,3 +89,20 @@ describe('rekey rotation commands (in-process, fake clock)', () => {
     expect(envValue(dir, 'prod', SECRET)).toBe(INITIAL)
   })
 })
+
+describe('policies under rotations: in .envault.yml', () => {
+  it('are found when there is no rekey.yml, sharing its environments', async () => {
+    const dir = tempDir()
+    writeProject(dir, { secret: SECRET, initial: INITIAL })
+    const policy = readFileSync(join(dir, 'rekey.yml'), 'utf8')
+    writeFileSync(join(dir, '.envault.yml'), `project: e2e\nenvironments:\n  dev: .env.dev\n  staging: .env.staging\n  prod: .env.prod\n${policy}`)
+    const { rmSync } = await import('node:fs')
+    rmSync(join(dir, 'rekey.yml'))
+    const r = await runCli('rekey', ['rotate', SECRET, '--emergency'], { cwd: dir, env })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain('State: done')
+    const v = envValue(dir, 'dev', SECRET)
+    expect(v).not.toBe(INITIAL)
+    expect(envValue(dir, 'prod', SECRET)).toBe(v)
+  })
+})
