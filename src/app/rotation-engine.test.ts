@@ -7,6 +7,7 @@ import { createFileJournal } from '../adapters/file/journal-file.js'
 import { createMemoryNotifier } from '../adapters/notifiers/notifiers.js'
 import { createMemoryProvider } from '../adapters/providers/memory-provider.js'
 import { createFakeClock, systemRandom } from '../adapters/system/system.js'
+import { AppError } from '../core/errors.js'
 import { parseRotationConfig } from '../core/rotation/policy.js'
 import type { ProviderCapabilities } from '../core/rotation/ports.js'
 import { createAeadSealer } from '../core/rotation/sealer.js'
@@ -196,6 +197,45 @@ describe('rotation engine (seed 003 scenarios)', () => {
     const r = await t2.engine.rotate(t2.policy, { trigger: 'manual', actor: 'a' })
     expect(r.run.state).toBe('done')
     expect(r.run.interruption_ms).toBe(0)
+  })
+
+  it('an audit log that cannot be written: the rotation does not start', async () => {
+    const t = setup()
+    const engine = createRotationEngine({
+      journal: t.journal,
+      sealer: createAeadSealer({ kind: 'raw', key: randomBytes(32), source: 'test' }, systemRandom),
+      providerFor: () => t.provider,
+      targetFor: (env) => t.targets.open(env),
+      checks: { run: async () => ({ ok: true }) },
+      audit: { append: async () => Promise.reject(new AppError('AUDIT_WRITE_FAILED', 'cannot write the audit log; the change was not made')) },
+      notifier: t.notifier,
+      clock: t.clock,
+      random: systemRandom,
+    })
+    await expect(engine.rotate(t.policy, { trigger: 'manual', actor: 'a' })).rejects.toMatchObject({ code: 'AUDIT_WRITE_FAILED' })
+    expect(t.all()).toEqual([OLD, OLD, OLD])
+    expect(t.provider.valid()).toHaveLength(1)
+    expect(await t.journal.getState('STRIPE_API_KEY')).toBeUndefined()
+  })
+
+  it('the audit log failing in the middle of staging: everything goes back to the old value', async () => {
+    const t = setup()
+    let n = 0
+    const engine = createRotationEngine({
+      journal: t.journal,
+      sealer: createAeadSealer({ kind: 'raw', key: randomBytes(32), source: 'test' }, systemRandom),
+      providerFor: () => t.provider,
+      targetFor: (env) => t.targets.open(env),
+      checks: { run: async () => ({ ok: true }) },
+      audit: { append: async (e) => (++n >= 3 ? Promise.reject(new AppError('AUDIT_WRITE_FAILED', 'disk full')) : t.audit.append(e)) },
+      notifier: t.notifier,
+      clock: t.clock,
+      random: systemRandom,
+    })
+    const r = await engine.rotate(t.policy, { trigger: 'manual', actor: 'a' })
+    expect(['rolled_back', 'needs_operator']).toContain(r.run.state)
+    expect(t.all()).toEqual([OLD, OLD, OLD])
+    expect(t.provider.authenticate(OLD)).toBe(true)
   })
 
   it('journal and audit never hold the secret values', async () => {

@@ -376,6 +376,7 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       } catch (e) {
         // A step may have saved progress (a target written) before failing: continue from what is on disk.
         run = (await journal.getRun(run.id).catch(() => undefined)) ?? run
+        if (!isActive(run.state)) return { run }
         if (run.state === 'failed' || run.state === 'needs_operator') {
           run = await save({ ...transition(run, 'needs_operator', now(), { note: errText(e) }), error: `${run.error ?? ''}; rollback incomplete: ${errText(e)}` })
           continue
