@@ -131,3 +131,33 @@ describe.skipIf(!redisUp)('rekey rotate with the redis provider (real server)', 
     }
   })
 })
+
+describe('rekey rotate with the http provider (local emulator of the webhook contract)', () => {
+  it('single-credential provider: refused without allow_interruption; with it, swapped in place and the interruption reported', async () => {
+    const { startHttpProviderEmulator } = await import('../emulators/http-provider-emulator.js')
+    const emu = await startHttpProviderEmulator({ singleCredential: true })
+    const dir = tempDir()
+    try {
+      const initial = 'http-initial-credential-000111'
+      emu.seed(initial)
+      const policy = ['provider: http', `endpoint: "${emu.url}"`, 'signing_secret_env: HOOK_SECRET', 'single_credential: true']
+      project(dir, 'VENDOR_KEY', initial, policy)
+      const env = { HOOK_SECRET: emu.secret }
+      const refused = await spawnBin('rekey', ['rotate', 'VENDOR_KEY'], { cwd: dir, env })
+      expect(refused.code).toBe(2)
+      expect(refused.stderr).toContain('error: VENDOR_KEY: provider http allows one credential at a time; set allow_interruption: true to accept a short interruption')
+      project(dir, 'VENDOR_KEY', initial, [...policy, 'allow_interruption: true'])
+      const r = await spawnBin('rekey', ['rotate', 'VENDOR_KEY', '--json'], { cwd: dir, env })
+      expect(r.code, r.stderr).toBe(0)
+      const out = JSON.parse(r.stdout) as { run: { state: string; interruption_ms: number } }
+      expect(out.run.state).toBe('done')
+      expect(out.run.interruption_ms).toBeGreaterThanOrEqual(0)
+      const next = envValue(dir, 'prod', 'VENDOR_KEY')!
+      expect(emu.authenticate(next)).toBe(true)
+      expect(emu.authenticate(initial)).toBe(false)
+      expect(emu.requests.every((q) => q.signed)).toBe(true)
+    } finally {
+      await emu.close()
+    }
+  })
+})
