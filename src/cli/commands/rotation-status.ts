@@ -1,10 +1,16 @@
 import { constantTimeEqual } from '../../core/crypto/compare.js'
+import type { SecretStore } from '../../core/env/ports.js'
+import type { TargetStore } from '../../core/rotation/ports.js'
 import { computeDue, emptyState } from '../../core/rotation/rotation-plan.js'
 import type { Policy } from '../../core/rotation/policy.js'
 import { formatDuration } from '../../core/time/duration.js'
 import type { CommandContext } from '../context.js'
 import { safe } from '../output.js'
 import { publicRun, withRotationProject, type RotationProject } from './rotation-compose.js'
+
+function isFullStore(t: TargetStore): t is TargetStore & Pick<SecretStore, 'getAll'> {
+  return typeof (t as Partial<SecretStore>).getAll === 'function'
+}
 
 function age(ms: number): string {
   if (ms < 60_000) return '0m'
@@ -14,11 +20,18 @@ function age(ms: number): string {
 }
 
 /** How many targets hold the same value as the first one that has a value (`3/3`), or why not known. */
-async function inSync(project: RotationProject, p: Policy): Promise<{ text: string; value: string | null }> {
+async function inSync(project: RotationProject, p: Policy, cache: Map<string, Promise<Map<string, string> | null>>): Promise<{ text: string; value: string | null }> {
   const values: (string | undefined)[] = []
   for (const env of p.targets) {
     try {
-      values.push(await (await project.targetFor(env, p)).get(p.variable))
+      // Each environment is read (and decrypted) once per command, however many policies use it.
+      let all = cache.get(env)
+      if (!all) {
+        all = project.targetFor(env, p).then((t) => (isFullStore(t) ? t.getAll() : null))
+        cache.set(env, all)
+      }
+      const m = await all
+      values.push(m ? m.get(p.variable) : await (await project.targetFor(env, p)).get(p.variable))
     } catch {
       return { text: `?/${p.targets.length}`, value: null }
     }
@@ -40,12 +53,13 @@ export async function statusCommand(ctx: CommandContext): Promise<void> {
     const now = ctx.clock.now()
     const due = await project.journal.readDue()
     const out = []
+    const cache = new Map<string, Promise<Map<string, string> | null>>()
     for (const [i, p] of project.config.policies.entries()) {
       if (project.config.policies.length > 20) ctx.out.progress(i + 1, project.config.policies.length, p.name)
       const state = (await project.journal.getState(p.name)) ?? emptyState(p.name, due.get(p.name)?.seen ?? now.toISOString())
       const d = computeDue(p, state)
       const run = state.active_run ? await project.journal.getRun(state.active_run) : undefined
-      const sync = await inSync(project, p)
+      const sync = await inSync(project, p, cache)
       let version = state.current_id
       if (!version && sync.value !== null) version = (await project.providerFor(p).identify(sync.value).catch(() => null))?.id ?? null
       const since = state.last_rotated_at ?? state.first_seen_at
