@@ -20,6 +20,11 @@ import { findEnvironment, type EnvaultConfig, type EnvironmentConfig } from '../
  *
  * The rotation engine uses `openEnvironment` (a SecretStore per environment) and
  * `setInEnvironments` / `restoreValues` (several environments at once, audited).
+ *
+ * An environment may live in a secret store instead of a file (`prod: { store: pg }`): every use
+ * case then goes through the SecretStore port (`deps.stores`), with the same audit events and
+ * masking. Changes touching a store go through `writeEnvs`, which explains how a change across
+ * files and stores stays all-or-nothing.
  */
 export interface EnvServiceDeps {
   config: EnvaultConfig
@@ -31,6 +36,26 @@ export interface EnvServiceDeps {
   /** Warnings about the files (malformed lines, duplicate keys), by line number, never values. */
   onWarning?: (message: string) => void
   files: EnvFileGateway
+  /** Opens the secret store an environment lives in (environments with `store:`). */
+  stores?: (env: EnvironmentConfig) => SecretStore
+}
+
+/** One environment as `writeEnvs` hands it to a use case: its current values, and how to change them. */
+interface EnvView {
+  env: EnvironmentConfig
+  /** Current values (decrypted), updated as `set`/`unset` are called. */
+  values: Map<string, string>
+  set(key: string, value: string): Promise<void>
+  unset(key: string): void
+}
+
+/** The changes decided for one store environment, with its values before them (for undo). */
+interface StoreChange {
+  env: EnvironmentConfig
+  store: SecretStore
+  before: Map<string, string>
+  set: Record<string, string>
+  unset: Set<string>
 }
 
 export type Trigger = 'manual' | 'rotation' | 'schedule' | 'serve' | (string & {})
@@ -102,6 +127,22 @@ export function createEnvService(d: EnvServiceDeps) {
   const { config } = d
   const project = config.project
 
+  const opened = new Map<string, SecretStore>()
+  function storeOf(env: EnvironmentConfig): SecretStore {
+    let s = opened.get(env.name)
+    if (!s) {
+      if (!d.stores) throw new AppError('NOT_CONFIGURED', `${env.name} lives in store ${env.store?.name ?? '?'}, but no secret stores are available here`)
+      s = d.stores(env)
+      opened.set(env.name, s)
+    }
+    return s
+  }
+  /** Where a change happened, for audit details: the file, or the store. */
+  const where = (env: EnvironmentConfig): Record<string, string> => (env.store ? { store: env.store.name, ...(env.store.env === env.name ? {} : { store_env: env.store.env }) } : { file: env.envFile })
+  const notForStores = (env: EnvironmentConfig, what: string) => {
+    if (env.store) throw new AppError('USAGE', `${env.name} lives in ${env.envFile}, which encrypts every value itself; ${what} applies to .env files only`)
+  }
+
   const warn = (f: LoadedEnvFile) => {
     for (const p of f.doc.problems) d.onWarning?.(`${f.what}: ${p.message}`)
   }
@@ -166,8 +207,9 @@ export function createEnvService(d: EnvServiceDeps) {
     ...extra,
   })
 
-  async function readValues(name: string): Promise<{ env: EnvironmentConfig; values: Map<string, string>; file: LoadedEnvFile }> {
+  async function readValues(name: string): Promise<{ env: EnvironmentConfig; values: Map<string, string>; file: LoadedEnvFile | undefined }> {
     const env = envOf(name)
+    if (env.store) return { env, values: await storeOf(env).getAll(), file: undefined }
     const file = await load(env)
     return { env, file, values: await valuesOf(env.name, file) }
   }
@@ -178,6 +220,139 @@ export function createEnvService(d: EnvServiceDeps) {
       await change()
     } catch (e) {
       await d.audit.append({ actor: d.actor, action, target: key, status: 'failed', detail: { store: storeName, trigger } }).catch(() => undefined)
+      throw e
+    }
+  }
+
+  /** Applies store changes one store at a time (each apply is atomic in its store), recording those done. */
+  async function applyStores(changes: StoreChange[], applied: StoreChange[]): Promise<void> {
+    for (const ch of changes) {
+      await ch.store.apply({ set: ch.set, unset: [...ch.unset] })
+      applied.push(ch)
+    }
+  }
+
+  /** Puts back the previous values of stores already changed, newest first; returns the stores that could not be restored. */
+  async function undoStores(applied: StoreChange[]): Promise<string[]> {
+    const stuck: string[] = []
+    for (const ch of [...applied].reverse()) {
+      const set: Record<string, string> = {}
+      const unset: string[] = []
+      for (const k of [...Object.keys(ch.set), ...ch.unset]) {
+        const v = ch.before.get(k)
+        if (v === undefined) unset.push(k)
+        else set[k] = v
+      }
+      try {
+        await ch.store.apply({ set, unset })
+      } catch {
+        stuck.push(`${ch.env.name} (${ch.env.envFile})`)
+      }
+    }
+    return stuck
+  }
+
+  /**
+   * Changes several environments, some of them in secret stores, as one all-or-nothing
+   * operation. The order:
+   *   1. the .env files involved are locked and read, and the stores are read;
+   *   2. `build` decides the changes and their audit events;
+   *   3. new file contents go to fsynced temp files (nothing is replaced yet);
+   *   4. the audit events are appended: if that fails, nothing has changed;
+   *   5. the stores are changed in order, one atomic apply() per store;
+   *   6. the files are renamed into place (all-or-nothing among themselves).
+   * A store cannot join the files' transaction (nor another store's), so when step 5 or 6 fails,
+   * the stores already changed are put back to the values read in step 1, newest first, and a
+   * `failed` audit event follows each event of step 4: nothing is left half-written. If putting a
+   * store back fails too, the error (PARTIAL_FAILURE) names the environments that need a look.
+   * Stores are not locked between steps 1 and 5: a concurrent writer to the same store keys
+   * can be overwritten (last writer wins per key), as with any store written by other tools.
+   */
+  async function writeEnvs<T>(envs: EnvironmentConfig[], build: (views: EnvView[]) => Promise<{ result: T; events: AuditEventInput[] }>): Promise<T> {
+    const unique = [...new Map(envs.map((e) => [e.name, e])).values()]
+    const fileEnvs = unique.filter((e) => !e.store)
+    const applied: StoreChange[] = []
+    let events: AuditEventInput[] = []
+    let pending: { events: AuditEventInput[]; changes: StoreChange[] } | undefined
+    try {
+      const result = await d.files.commit<T>(fileEnvs.map(fileRef), async (files) => {
+        const views: EnvView[] = []
+        const fileStates: { f: LoadedEnvFile; changed: boolean }[] = []
+        const storeChanges: StoreChange[] = []
+        for (const env of unique) {
+          if (env.store) {
+            const store = storeOf(env)
+            const values = await store.getAll()
+            const ch: StoreChange = { env, store, before: new Map(values), set: {}, unset: new Set() }
+            storeChanges.push(ch)
+            views.push({
+              env,
+              values,
+              set: async (k, v) => {
+                values.set(k, v)
+                ch.set[k] = v
+                ch.unset.delete(k)
+              },
+              unset: (k) => {
+                values.delete(k)
+                delete ch.set[k]
+                ch.unset.add(k)
+              },
+            })
+          } else {
+            const f = files.find((x) => x.path === env.path)!
+            warn(f)
+            const values = await valuesOf(env.name, f)
+            const enc = isEncryptedDoc(f.doc)
+            const st = { f, changed: false }
+            fileStates.push(st)
+            views.push({
+              env,
+              values,
+              set: async (k, v) => {
+                await put(env.name, f, k, v, enc)
+                values.set(k, v)
+                st.changed = true
+              },
+              unset: (k) => {
+                unsetKey(f.doc, k)
+                values.delete(k)
+                st.changed = true
+              },
+            })
+          }
+        }
+        const built = await build(views)
+        events = built.events
+        const changes = storeChanges.filter((c) => Object.keys(c.set).length > 0 || c.unset.size > 0)
+        pending = { events: built.events, changes }
+        return {
+          writes: fileStates.filter((s) => s.changed).map((s) => ({ path: s.f.path, text: serializeDotenv(s.f.doc) })),
+          result: built.result,
+          beforeCommit: async () => {
+            pending = undefined
+            await appendAll(built.events)
+            await applyStores(changes, applied)
+          },
+        }
+      })
+      // No file changed (so the commit had nothing to do): the events and store changes still apply.
+      if (pending) {
+        const p: { events: AuditEventInput[]; changes: StoreChange[] } = pending
+        pending = undefined
+        await appendAll(p.events)
+        await applyStores(p.changes, applied)
+      }
+      return result
+    } catch (e) {
+      if (applied.length === 0) throw e
+      const stuck = await undoStores(applied)
+      for (const ev of events) {
+        await d.audit.append({ actor: d.actor, action: ev.action, target: ev.target, ...(ev.env === undefined ? {} : { env: ev.env }), status: 'failed', detail: { rolled_back: stuck.length === 0 } }).catch(() => undefined)
+      }
+      if (stuck.length) {
+        throw new AppError('PARTIAL_FAILURE', `the change failed part-way and could not be undone in ${stuck.join(', ')}: check those values`, { cause: e })
+      }
       throw e
     }
   }
@@ -196,8 +371,7 @@ export function createEnvService(d: EnvServiceDeps) {
 
     async get(key: string, envName: string): Promise<string> {
       const env = envOf(envName)
-      const f = await load(env)
-      const v = await valueOf(env.name, f, key)
+      const v = env.store ? await storeOf(env).get(key) : await valueOf(env.name, await load(env), key)
       if (v === undefined) throw new AppError('NOT_FOUND', `${key} is not set in ${env.name} (${env.envFile})`)
       return v
     },
@@ -210,6 +384,14 @@ export function createEnvService(d: EnvServiceDeps) {
 
     async set(key: string, value: string, envName: string, trigger: Trigger = 'manual'): Promise<{ changed: boolean; created: boolean }> {
       const env = envOf(envName)
+      if (env.store) {
+        return writeEnvs<{ changed: boolean; created: boolean }>([env], async ([v]) => {
+          const old = v!.values.get(key)
+          if (old === value) return { result: { changed: false, created: false }, events: [] }
+          await v!.set(key, value)
+          return { result: { changed: true, created: old === undefined }, events: [{ action: 'secret.set', target: key, env: env.name, detail: detail(old, value, trigger, where(env)) }] }
+        })
+      }
       return d.files.commit<{ changed: boolean; created: boolean }>([fileRef(env)], async ([f]) => {
         warn(f!)
         const old = await valueOf(env.name, f!, key)
@@ -225,6 +407,14 @@ export function createEnvService(d: EnvServiceDeps) {
 
     async unset(key: string, envName: string, trigger: Trigger = 'manual'): Promise<{ removed: boolean }> {
       const env = envOf(envName)
+      if (env.store) {
+        return writeEnvs([env], async ([v]) => {
+          const old = v!.values.get(key)
+          if (old === undefined) throw new AppError('NOT_FOUND', `${key} is not set in ${env.name} (${env.envFile})`)
+          v!.unset(key)
+          return { result: { removed: true }, events: [{ action: 'secret.unset', target: key, env: env.name, detail: detail(old, undefined, trigger, where(env)) }] }
+        })
+      }
       return d.files.commit([fileRef(env)], async ([f]) => {
         warn(f!)
         const old = lastPair(f!.doc, key)
@@ -260,12 +450,32 @@ export function createEnvService(d: EnvServiceDeps) {
         return { source, target, plan: plan(tgt.values), written: false, strategy }
       }
       const op = `sync_${d.random.bytes(6).toString('hex')}`
+      if (tgtEnv.store) {
+        return writeEnvs<SyncResult>([tgtEnv], async ([v]) => {
+          const p = plan(v!.values)
+          if (planIsEmpty(p)) return { result: { source, target, plan: p, written: false, strategy }, events: [] }
+          const events: AuditEventInput[] = []
+          for (const a of p.add) {
+            await v!.set(a.key, a.value)
+            events.push({ action: 'secret.sync', target: a.key, env: target, detail: detail(undefined, a.value, trigger, { from: source, change: 'add', op }) })
+          }
+          for (const u of p.update) {
+            await v!.set(u.key, u.to)
+            events.push({ action: 'secret.sync', target: u.key, env: target, detail: detail(u.from, u.to, trigger, { from: source, change: 'update', op }) })
+          }
+          for (const r of p.remove) {
+            v!.unset(r.key)
+            events.push({ action: 'secret.sync', target: r.key, env: target, detail: detail(r.value, undefined, trigger, { from: source, change: 'delete', op }) })
+          }
+          return { result: { source, target, plan: p, written: true, strategy }, events }
+        })
+      }
       return d.files.commit<SyncResult>([fileRef(tgtEnv)], async ([f]) => {
         warn(f!)
         const tgtValues = await valuesOf(target, f!)
         const p = plan(tgtValues)
         if (planIsEmpty(p)) return { writes: [], result: { source, target, plan: p, written: false, strategy } }
-        const encrypted = isEncryptedDoc(f!.doc) || (!f!.exists && isEncryptedDoc(src.file.doc))
+        const encrypted = isEncryptedDoc(f!.doc) || (!f!.exists && src.file !== undefined && isEncryptedDoc(src.file.doc))
         const events: AuditEventInput[] = []
         for (const a of p.add) {
           await put(target, f!, a.key, a.value, encrypted)
@@ -294,8 +504,7 @@ export function createEnvService(d: EnvServiceDeps) {
       // Find where the key lives (without locking: the write below re-reads under the locks).
       const found: { env: EnvironmentConfig; value: string }[] = []
       for (const env of envs) {
-        const f = await d.files.read(fileRef(env), { allowMissing: !o.env })
-        const v = await valueOf(env.name, f, o.key)
+        const v = env.store ? await storeOf(env).get(o.key) : await valueOf(env.name, await d.files.read(fileRef(env), { allowMissing: !o.env }), o.key)
         if (v !== undefined) found.push({ env, value: v })
       }
       if (found.length === 0) {
@@ -327,6 +536,23 @@ export function createEnvService(d: EnvServiceDeps) {
       }
       const result: RotateResult = { key: o.key, kind, label: KIND_LABEL[kind], shared: !perValue && kind !== 'url-credentials', sharedPassword: !perValue, targets, dryRun: o.dryRun === true }
       if (o.dryRun) return result
+      if (found.some((f) => f.env.store)) {
+        return writeEnvs(found.map((f) => f.env), async (views) => {
+          const events: AuditEventInput[] = []
+          for (const t of targets) {
+            const view = views.find((x) => x.env.name === t.env)!
+            const env = view.env
+            const old = view.values.get(o.key)
+            if (old === undefined) throw new AppError('CONFLICT', `${o.key} was removed from ${env.envFile} while rotating; nothing was changed`)
+            if (kind === 'url-credentials' && old !== found.find((x) => x.env.name === t.env)?.value) {
+              throw new AppError('CONFLICT', `${o.key} changed in ${env.envFile} while rotating; nothing was changed, run it again`)
+            }
+            await view.set(o.key, t.value)
+            events.push({ action: 'secret.rotate', target: o.key, env: env.name, detail: detail(old, t.value, trigger, { kind, ...where(env) }) })
+          }
+          return { result, events }
+        })
+      }
       const refs = found.map((f) => fileRef(f.env))
       return d.files.commit(refs, async (files) => {
         const events: AuditEventInput[] = []
@@ -355,8 +581,7 @@ export function createEnvService(d: EnvServiceDeps) {
       checkLength(o.length)
       const env = envOf(o.env)
       const trigger = o.trigger ?? 'manual'
-      const build = async (f: LoadedEnvFile) => {
-        const values = await valuesOf(env.name, f)
+      const build = async (values: Map<string, string>) => {
         const rotated: { key: string; kind: SecretKind; value: string; old: string }[] = []
         const skipped: string[] = []
         const candidates = [...values].filter(([k, v]) => isSecretVariable(k, v) && inferKind(k, v) !== 'not-secret')
@@ -369,14 +594,23 @@ export function createEnvService(d: EnvServiceDeps) {
         return { rotated, skipped }
       }
       if (o.dryRun) {
-        const f = await load(env)
-        const { rotated, skipped } = await build(f)
+        const { rotated, skipped } = await build((await readValues(env.name)).values)
         return { env: env.name, file: env.envFile, rotated: rotated.map(({ key, kind, value }) => ({ key, kind, value })), skipped, dryRun: true }
+      }
+      if (env.store) {
+        return writeEnvs([env], async ([v]) => {
+          const { rotated, skipped } = await build(new Map(v!.values))
+          for (const r of rotated) await v!.set(r.key, r.value)
+          return {
+            result: { env: env.name, file: env.envFile, rotated: rotated.map(({ key, kind, value }) => ({ key, kind, value })), skipped, dryRun: false },
+            events: rotated.map((r) => ({ action: 'secret.rotate', target: r.key, env: env.name, detail: detail(r.old, r.value, trigger, { kind: r.kind, ...where(env), batch: true }) })),
+          }
+        })
       }
       return d.files.commit([fileRef(env)], async ([f]) => {
         if (!f!.exists) throw new AppError('NOT_FOUND', `${env.envFile} does not exist`)
         warn(f!)
-        const { rotated, skipped } = await build(f!)
+        const { rotated, skipped } = await build(await valuesOf(env.name, f!))
         const encrypted = isEncryptedDoc(f!.doc)
         for (const r of rotated) await put(env.name, f!, r.key, r.value, encrypted)
         const events = rotated.map((r) => ({ action: 'secret.rotate', target: r.key, env: env.name, detail: detail(r.old, r.value, trigger, { kind: r.kind, file: env.envFile, batch: true }) }))
@@ -391,6 +625,7 @@ export function createEnvService(d: EnvServiceDeps) {
     /** Encrypts every plain value of an environment; values already encrypted keep their ciphertext. */
     async encrypt(envName: string, trigger: Trigger = 'manual'): Promise<{ encrypted: number; unchanged: number }> {
       const env = envOf(envName)
+      notForStores(env, 'encrypt')
       return d.files.commit([fileRef(env)], async ([f]) => {
         if (!f!.exists) throw new AppError('NOT_FOUND', `${env.envFile} does not exist`)
         warn(f!)
@@ -419,6 +654,7 @@ export function createEnvService(d: EnvServiceDeps) {
 
     async decrypt(envName: string, trigger: Trigger = 'manual'): Promise<{ decrypted: number }> {
       const env = envOf(envName)
+      notForStores(env, 'decrypt')
       return d.files.commit([fileRef(env)], async ([f]) => {
         if (!f!.exists) throw new AppError('NOT_FOUND', `${env.envFile} does not exist`)
         warn(f!)
@@ -457,6 +693,22 @@ export function createEnvService(d: EnvServiceDeps) {
         if (v === undefined) throw new AppError('USAGE', `no value given for ${o.key} in ${name}`)
         return v
       }
+      if (envs.some((e) => e.store)) {
+        return writeEnvs(envs, async (views) => {
+          const previous: PreviousValue[] = []
+          const events: AuditEventInput[] = []
+          for (const env of envs) {
+            const view = views.find((x) => x.env.name === env.name)!
+            const old = view.values.get(o.key)
+            const v = valueFor(env.name)
+            previous.push({ env: env.name, value: old })
+            if (old === v) continue
+            await view.set(o.key, v)
+            events.push({ action: 'secret.set', target: o.key, env: env.name, detail: detail(old, v, trigger, where(env)) })
+          }
+          return { result: { previous }, events }
+        })
+      }
       return d.files.commit(envs.map(fileRef), async (files) => {
         const previous: PreviousValue[] = []
         const events: AuditEventInput[] = []
@@ -479,6 +731,21 @@ export function createEnvService(d: EnvServiceDeps) {
     async restoreValues(o: { key: string; previous: PreviousValue[]; trigger?: Trigger }): Promise<void> {
       const envs = o.previous.map((p) => envOf(p.env))
       const trigger = o.trigger ?? 'rotation'
+      if (envs.some((e) => e.store)) {
+        await writeEnvs(envs, async (views) => {
+          const events: AuditEventInput[] = []
+          for (const p of o.previous) {
+            const view = views.find((x) => x.env.name === p.env)!
+            const cur = view.values.get(o.key)
+            if (cur === p.value) continue
+            if (p.value === undefined) view.unset(o.key)
+            else await view.set(o.key, p.value)
+            events.push({ action: 'secret.restore', target: o.key, env: view.env.name, detail: detail(cur, p.value, trigger, where(view.env)) })
+          }
+          return { result: undefined, events }
+        })
+        return
+      }
       await d.files.commit(envs.map(fileRef), async (files) => {
         const events: AuditEventInput[] = []
         const writes = []
@@ -502,6 +769,7 @@ export function createEnvService(d: EnvServiceDeps) {
      */
     openEnvironment(name: string): SecretStore {
       const env = envOf(name)
+      if (env.store) return storeOf(env)
       return {
         kind: 'env-file',
         capabilities: { delete: true, versions: false, list: true },
@@ -563,6 +831,20 @@ export function createEnvService(d: EnvServiceDeps) {
         }
         batch.names.set(name, (batch.names.get(name) ?? 0) + 1)
         return batch.done
+      }
+      if (env.store) {
+        // A store is read on every request, so a change made elsewhere is served at once.
+        const store = storeOf(env)
+        return {
+          env: env.name,
+          list: (prefix?: string): Promise<string[]> => store.list(prefix),
+          async read(name: string): Promise<string | undefined> {
+            const v = await store.get(name)
+            if (v === undefined) return undefined
+            await record(name)
+            return v
+          },
+        }
       }
       return {
         env: env.name,

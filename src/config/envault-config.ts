@@ -13,7 +13,7 @@ import { STRATEGIES, type ConflictStrategy } from '../core/env/sync-plan.js'
 export const CONFIG_FILE = '.envault.yml'
 export const AUDIT_FILE = '.envault-audit.log'
 export const KEY_FILE = '.envault.key'
-export const STORE_KINDS = ['local-file', 'vault', 'aws-ssm', 'doppler', '1password'] as const
+export const STORE_KINDS = ['local-file', 'postgres', 'vault', 'aws-ssm', 'doppler', '1password'] as const
 export type StoreKind = (typeof STORE_KINDS)[number]
 
 /** Top-level keys owned by other parts of rekey, passed through without validation here. */
@@ -21,11 +21,26 @@ export const PASSTHROUGH_KEYS = ['rotations', 'notify'] as const
 
 export interface EnvironmentConfig {
   name: string
-  /** The file as written in the config (shown to users, e.g. `.env.prod`). */
+  /**
+   * The file as written in the config (shown to users, e.g. `.env.prod`). For an environment
+   * kept in a store, how users know its location: `store:<store name>`.
+   */
   envFile: string
-  /** Absolute path of the file. */
+  /** Absolute path of the file ('' for an environment kept in a store). */
   path: string
+  /**
+   * Set when the environment lives in a secret store (`prod: { store: pg }`) instead of a file:
+   * the store's name under `stores:` and the environment name inside it (`env:`, default: the
+   * environment's own name).
+   */
+  store?: { name: string; env: string }
 }
+
+/** The environment backends `--backend` / `REKEY_ENV_BACKEND` choose between. */
+export const ENV_BACKENDS = ['file', 'postgres'] as const
+export type EnvBackend = (typeof ENV_BACKENDS)[number]
+/** The store name used for environments moved to PostgreSQL by `--backend postgres`. */
+export const DEFAULT_PG_STORE = 'postgres'
 
 export interface StoreConfig {
   name: string
@@ -53,8 +68,22 @@ export interface EnvaultConfig {
 
 const NAME = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, ".", "_" or "-"')
 const FILE = z.string().min(1, 'must name a file')
-const ENV_OBJECT = z.object({ env_file: FILE }).strict()
-const ENV_LIST_ITEM = z.object({ name: NAME, env_file: FILE }).strict()
+// An environment is a file (`env_file`) or a store (`store`, with an optional `env` inside it).
+const ENV_OBJECT = z
+  .object({ env_file: FILE.optional(), store: NAME.optional(), env: NAME.optional() })
+  .strict()
+  .refine((o) => (o.env_file === undefined) !== (o.store === undefined), 'give either env_file or store, not both')
+  .refine((o) => o.env === undefined || o.store !== undefined, '"env" applies to a store environment only')
+const ENV_LIST_ITEM = z
+  .object({ name: NAME, env_file: FILE.optional(), store: NAME.optional(), env: NAME.optional() })
+  .strict()
+  .refine((o) => (o.env_file === undefined) !== (o.store === undefined), 'give either env_file or store, not both')
+  .refine((o) => o.env === undefined || o.store !== undefined, '"env" applies to a store environment only')
+
+/** How an environment is shown when it lives in a store. */
+export function storeLocation(store: string, env: string, name: string): string {
+  return env === name ? `store:${store}` : `store:${store}/${env}`
+}
 
 const SCHEMA = z
   .object({
@@ -125,6 +154,21 @@ export function parseEnvaultConfig(text: string, path: string): EnvaultConfig {
   const environments: EnvironmentConfig[] = []
   const envRaw = (raw as Record<string, unknown>).environments
   const dir = dirname(path)
+  const storesRaw = (raw as Record<string, unknown>).stores
+  const storeTypes = new Map<string, unknown>(storesRaw && typeof storesRaw === 'object' && !Array.isArray(storesRaw) ? Object.entries(storesRaw as Record<string, unknown>).map(([k, v]) => [k, (v as { type?: unknown } | null)?.type]) : [])
+  const addStoreEnv = (name: string, store: string, inner: string | undefined, at: (string | number)[]) => {
+    if (environments.some((e) => e.name === name)) problems.push({ path: at, message: `environments: "${name}" is defined twice` })
+    if (!storeTypes.has(store)) {
+      const known = [...storeTypes.keys()]
+      problems.push({ path: [...at, 'store'], message: `environments.${name}.store: unknown store "${store}" (${known.length ? `configured stores: ${known.join(', ')}` : 'no stores: are configured'})` })
+    }
+    const env = inner ?? name
+    // A local-file store is one map, so it can hold one environment; PostgreSQL keeps one per env name.
+    const oneMap = storeTypes.get(store) !== 'postgres'
+    const clash = environments.find((e) => e.store?.name === store && (oneMap || e.store.env === env))
+    if (clash) problems.push({ path: at, message: `environments.${name}: uses the same place in store ${store} as ${clash.name}` })
+    environments.push({ name, envFile: storeLocation(store, env, name), path: '', store: { name: store, env } })
+  }
   const addEnv = (name: string, file: string, at: (string | number)[]) => {
     if (environments.some((e) => e.name === name)) problems.push({ path: at, message: `environments: "${name}" is defined twice` })
     const abs = isAbsolute(file) ? file : resolve(dir, file)
@@ -137,7 +181,8 @@ export function parseEnvaultConfig(text: string, path: string): EnvaultConfig {
   } else if (Array.isArray(envRaw)) {
     envRaw.forEach((item, i) => {
       const r = ENV_LIST_ITEM.safeParse(item)
-      if (r.success) addEnv(r.data.name, r.data.env_file, ['environments', i])
+      if (r.success && r.data.store !== undefined) addStoreEnv(r.data.name, r.data.store, r.data.env, ['environments', i])
+      else if (r.success) addEnv(r.data.name, r.data.env_file!, ['environments', i])
       else for (const is of r.error.issues) problems.push({ path: ['environments', i, ...is.path.filter((s): s is string | number => typeof s !== 'symbol')], message: `${fmtPath(['environments', i, ...is.path.filter((s): s is string | number => typeof s !== 'symbol')])}: ${is.message}` })
     })
   } else if (typeof envRaw === 'object') {
@@ -149,8 +194,12 @@ export function parseEnvaultConfig(text: string, path: string): EnvaultConfig {
       if (typeof v === 'string' && v !== '') addEnv(name, v, ['environments', name])
       else {
         const r = ENV_OBJECT.safeParse(v)
-        if (r.success) addEnv(name, r.data.env_file, ['environments', name])
-        else problems.push({ path: ['environments', name], message: `environments.${name}: expected a file name or {env_file: …}` })
+        if (r.success && r.data.store !== undefined) addStoreEnv(name, r.data.store, r.data.env, ['environments', name])
+        else if (r.success) addEnv(name, r.data.env_file!, ['environments', name])
+        else {
+          const why = r.error.issues.find((is) => is.code === 'custom' || is.code === 'unrecognized_keys')
+          problems.push({ path: ['environments', name], message: `environments.${name}: expected a file name, {env_file: …} or {store: …}${why?.code === 'custom' ? ` (${why.message})` : ''}` })
+        }
       }
     }
     if (Object.keys(envRaw).length === 0) problems.push({ path: ['environments'], message: 'environments: define at least one environment' })
@@ -203,6 +252,36 @@ export async function loadEnvaultConfig(o: { cwd: string; path?: string }): Prom
     throw new AppError('CONFIG_INVALID', `cannot read ${path}`, { cause: e })
   }
   return parseEnvaultConfig(text, path)
+}
+
+/**
+ * The config with every environment that has no explicit location moved to PostgreSQL (for
+ * `--backend postgres` / `REKEY_ENV_BACKEND=postgres`), in the store named `postgres`: the one
+ * under `stores:` when it is a postgres store, else one added here. Store environments stay as
+ * they are. `file` (the default) changes nothing: REKEY_DATABASE_URL alone never moves a file.
+ */
+export function withEnvBackend(cfg: EnvaultConfig, backend: EnvBackend): EnvaultConfig {
+  if (backend === 'file') return cfg
+  const existing = cfg.stores.find((s) => s.name === DEFAULT_PG_STORE)
+  if (existing && existing.type !== 'postgres') {
+    throw new AppError('CONFIG_INVALID', `--backend postgres needs the store name "${DEFAULT_PG_STORE}", but ${CONFIG_FILE} defines it as a ${existing.type} store`, { hint: `rename that store, or give each environment store: <a postgres store>` })
+  }
+  const taken = new Set(cfg.environments.filter((e) => e.store?.name === DEFAULT_PG_STORE).map((e) => e.store!.env))
+  const environments = cfg.environments.map((e): EnvironmentConfig => {
+    if (e.store) return e
+    if (taken.has(e.name)) throw new AppError('CONFIG_INVALID', `--backend postgres would put ${e.name} where another environment already lives (store ${DEFAULT_PG_STORE}, env ${e.name})`)
+    return { name: e.name, envFile: storeLocation(DEFAULT_PG_STORE, e.name, e.name), path: '', store: { name: DEFAULT_PG_STORE, env: e.name } }
+  })
+  const stores = existing ? cfg.stores : [...cfg.stores, { name: DEFAULT_PG_STORE, type: 'postgres' as const, options: {} }]
+  return { ...cfg, environments, stores }
+}
+
+/** `--backend`, else REKEY_ENV_BACKEND, else `file`; anything else is a usage error. */
+export function envBackend(flag: unknown, env: Record<string, string | undefined>): EnvBackend {
+  const v = typeof flag === 'string' ? flag : env.REKEY_ENV_BACKEND || undefined
+  if (v === undefined) return 'file'
+  if ((ENV_BACKENDS as readonly string[]).includes(v)) return v as EnvBackend
+  throw new AppError('USAGE', `invalid ${typeof flag === 'string' ? '--backend' : 'REKEY_ENV_BACKEND'} "${v.slice(0, 40)}": use ${ENV_BACKENDS.join(' or ')}`)
 }
 
 /** The environment by name; an unknown name is an error listing the known ones (never a new file). */

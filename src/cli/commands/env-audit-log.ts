@@ -51,24 +51,28 @@ export function renderAuditLines(events: AuditEvent[]): string[] {
 
 export async function auditLog(ctx: CommandContext, _args: string[], opts: Record<string, unknown>): Promise<number> {
   const p = await openFromContext(ctx)
-  if (opts.verify === true) {
-    const r = await p.service.auditVerify()
-    if (ctx.out.json) ctx.out.data(r)
-    else ctx.out.line(r.ok ? `✓ ${AUDIT_FILE}: ${r.count} events, hash chain intact` : `✗ ${AUDIT_FILE}: chain broken at event ${r.brokenAt}: ${r.reason}`)
-    return r.ok ? 0 : 1
-  }
-  const events = await p.service.auditEvents({
-    ...(typeof opts.since === 'string' ? { since: parseSince(opts.since, ctx.clock.now()) } : {}),
-    ...(typeof opts.filter === 'string' ? { action: opts.filter } : {}),
-    ...(typeof opts.env === 'string' ? { env: opts.env } : {}),
-    ...(typeof opts.key === 'string' ? { target: opts.key } : {}),
-  })
-  if (ctx.out.json) {
-    ctx.out.data(events)
+  try {
+    if (opts.verify === true) {
+      const r = await p.service.auditVerify()
+      if (ctx.out.json) ctx.out.data(r)
+      else ctx.out.line(r.ok ? `✓ ${AUDIT_FILE}: ${r.count} events, hash chain intact` : `✗ ${AUDIT_FILE}: chain broken at event ${r.brokenAt}: ${r.reason}`)
+      return r.ok ? 0 : 1
+    }
+    const events = await p.service.auditEvents({
+      ...(typeof opts.since === 'string' ? { since: parseSince(opts.since, ctx.clock.now()) } : {}),
+      ...(typeof opts.filter === 'string' ? { action: opts.filter } : {}),
+      ...(typeof opts.env === 'string' ? { env: opts.env } : {}),
+      ...(typeof opts.key === 'string' ? { target: opts.key } : {}),
+    })
+    if (ctx.out.json) {
+      ctx.out.data(events)
+      return 0
+    }
+    const lines = renderAuditLines(events)
+    if (lines.length === 0) ctx.out.note('no matching audit events')
+    for (const l of lines) ctx.out.line(l)
     return 0
+  } finally {
+    await p.close()
   }
-  const lines = renderAuditLines(events)
-  if (lines.length === 0) ctx.out.note('no matching audit events')
-  for (const l of lines) ctx.out.line(l)
-  return 0
 }

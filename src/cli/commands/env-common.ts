@@ -1,10 +1,12 @@
 import { join } from 'node:path'
 import { createEnvService, type EnvService } from '../../app/env-service.js'
-import { AUDIT_FILE, KEY_FILE, loadEnvaultConfig, type EnvaultConfig } from '../../config/envault-config.js'
+import { AUDIT_FILE, envBackend, KEY_FILE, loadEnvaultConfig, withEnvBackend, type EnvaultConfig } from '../../config/envault-config.js'
+import { createStoreConnections, openStore } from '../../adapters/stores/store-registry.js'
 import { createEnvFileGateway, createEnvKeyring, MASTER_KEY_ENV } from '../../adapters/file/env-file-store.js'
 import { createJsonlAuditLog } from '../../adapters/file/audit-jsonl.js'
 import { loadMasterKey } from '../../adapters/file/master-key.js'
 import type { MasterKeyMaterial } from '../../core/crypto/kdf.js'
+import type { SecretStore } from '../../core/env/ports.js'
 import { AppError } from '../../core/errors.js'
 import type { Clock, Random } from '../../core/ports.js'
 import type { CommandContext } from '../context.js'
@@ -15,10 +17,16 @@ export interface EnvaultProject {
   service: EnvService
   /** The master key material (for the local-file store), loaded on first use. */
   material: (create?: boolean) => Promise<MasterKeyMaterial>
+  /** A store under `stores:` by name (for `envault store …`); `env` picks the environment inside PostgreSQL. */
+  store(name: string, env?: string): SecretStore
+  /** Closes database connections opened for store environments (a no-op for files). */
+  close(): Promise<void>
 }
 
 /**
- * Wires an envault project from its .envault.yml: file-backed environments, the project's
+ * Wires an envault project from its .envault.yml: environments in files or in secret stores
+ * (`prod: { store: pg }`; with `backend: 'postgres'` every environment without a location of its
+ * own goes to PostgreSQL), the project's
  * hash-chained audit log (.envault-audit.log beside the config) and the master key. The rotation
  * engine can call this too (with its own actor and clock).
  */
@@ -30,11 +38,17 @@ export async function openEnvaultProject(o: {
   clock: Clock
   random: Random
   onWarning?: (message: string) => void
+  /** `file` (default) or `postgres`: where environments without `store:` live (--backend, REKEY_ENV_BACKEND). */
+  backend?: unknown
 }): Promise<EnvaultProject> {
   const explicit = o.configPath ?? (o.env.ENVAULT_CONFIG || undefined)
-  const config = await loadEnvaultConfig({ cwd: o.cwd, ...(explicit ? { path: explicit } : {}) })
+  const backend = envBackend(o.backend, o.env)
+  const config = withEnvBackend(await loadEnvaultConfig({ cwd: o.cwd, ...(explicit ? { path: explicit } : {}) }), backend)
   const audit = createJsonlAuditLog({ path: join(config.dir, AUDIT_FILE), clock: o.clock, actor: o.actor })
   const keyFile = join(config.dir, KEY_FILE)
+  const material = (create = false) => loadMasterKey({ envVar: MASTER_KEY_ENV, env: o.env, keyFile, create })
+  const connections = createStoreConnections({ clock: o.clock, random: o.random, actor: o.actor })
+  const storeCtx = { config, material: () => material(false), random: o.random, env: o.env, clock: o.clock, connections }
   const service = createEnvService({
     config,
     audit,
@@ -43,13 +57,10 @@ export async function openEnvaultProject(o: {
     actor: o.actor,
     keyring: createEnvKeyring({ project: config.project, keyFile, env: o.env }),
     files: createEnvFileGateway(),
+    stores: (e) => openStore(e.store!.name, { ...storeCtx, material: () => material(true) }, { env: e.store!.env }),
     ...(o.onWarning ? { onWarning: o.onWarning } : {}),
   })
-  return {
-    config,
-    service,
-    material: (create = false) => loadMasterKey({ envVar: MASTER_KEY_ENV, env: o.env, keyFile, create }),
-  }
+  return { config, service, material, store: (name, env) => openStore(name, storeCtx, env === undefined ? {} : { env }), close: () => connections.close() }
 }
 
 export function openFromContext(ctx: CommandContext): Promise<EnvaultProject> {
@@ -61,8 +72,10 @@ export function openFromContext(ctx: CommandContext): Promise<EnvaultProject> {
     clock: ctx.clock,
     random: ctx.random,
     onWarning: (m) => ctx.out.note(`warning: ${safe(m)}`),
+    backend: ctx.opts.backend,
   })
 }
+
 
 /** --env, else ENVAULT_ENV, else the only environment; otherwise a usage error listing them. */
 export function envName(ctx: CommandContext, config: EnvaultConfig, opts: Record<string, unknown>): string {

@@ -61,7 +61,11 @@ function finish(ctx: CommandContext, d: EnvDiff, opts: Record<string, unknown>):
 
 export async function diff(ctx: CommandContext, [src, tgt]: string[], opts: Record<string, unknown>): Promise<number> {
   const p = await openFromContext(ctx)
-  return finish(ctx, await p.service.diff(src!, tgt!), opts)
+  try {
+    return finish(ctx, await p.service.diff(src!, tgt!), opts)
+  } finally {
+    await p.close()
+  }
 }
 
 /** Two files directly. Encrypted values are decrypted when the file is an environment of .envault.yml. */

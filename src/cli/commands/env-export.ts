@@ -54,24 +54,28 @@ export async function exportCmd(ctx: CommandContext, _args: string[], opts: Reco
   const format = (typeof opts.format === 'string' ? opts.format : 'dotenv') as Format
   if (!FORMATS.includes(format)) throw new AppError('USAGE', `invalid --format "${format}": use ${FORMATS.join(', ')}`)
   const p = await openFromContext(ctx)
-  const env = envName(ctx, p.config, opts)
-  if (format === 'github-actions' && !ctx.io.env.GITHUB_ENV) {
-    throw new AppError('USAGE', 'GITHUB_ENV is not set: --format github-actions runs inside a GitHub Actions step', { hint: 'use --format dotenv or env elsewhere' })
-  }
-  const values = await p.service.exportValues(env, format)
-  const w = (s: string) => void ctx.io.stdout.write(s)
-  switch (format) {
-    case 'json':
-      return ctx.out.data(Object.fromEntries(values))
-    case 'env':
-      return w(formatShell(values))
-    case 'dotenv':
-      return w(formatDotenv(values))
-    case 'github-actions': {
-      const { masks, env: block } = formatGithubActions(values, ctx.random)
-      w(masks)
-      await appendFile(ctx.io.env.GITHUB_ENV!, block, { mode: 0o600 })
-      ctx.out.note(`exported ${values.size} variables from ${env} to $GITHUB_ENV (masked)`)
+  try {
+    const env = envName(ctx, p.config, opts)
+    if (format === 'github-actions' && !ctx.io.env.GITHUB_ENV) {
+      throw new AppError('USAGE', 'GITHUB_ENV is not set: --format github-actions runs inside a GitHub Actions step', { hint: 'use --format dotenv or env elsewhere' })
     }
+    const values = await p.service.exportValues(env, format)
+    const w = (s: string) => void ctx.io.stdout.write(s)
+    switch (format) {
+      case 'json':
+        return ctx.out.data(Object.fromEntries(values))
+      case 'env':
+        return w(formatShell(values))
+      case 'dotenv':
+        return w(formatDotenv(values))
+      case 'github-actions': {
+        const { masks, env: block } = formatGithubActions(values, ctx.random)
+        w(masks)
+        await appendFile(ctx.io.env.GITHUB_ENV!, block, { mode: 0o600 })
+        ctx.out.note(`exported ${values.size} variables from ${env} to $GITHUB_ENV (masked)`)
+      }
+    }
+  } finally {
+    await p.close()
   }
 }

@@ -26,27 +26,31 @@ export async function serve(ctx: CommandContext, _args: string[], opts: Record<s
     generated = true
   }
   const p = await openFromContext(ctx)
-  const env = envName(ctx, p.config, opts)
-  const reader = p.service.secretReader(env)
-  await reader.list() // fail now, not on the first request, when the file is missing or unreadable
-  const srv = createEnvaultServer({ reader, token, host, port, onError: (e) => ctx.out.note(`error: ${safe(e instanceof Error ? e.message : 'internal error')}`) })
-  const addr = await srv.listen()
-  const file = p.config.environments.find((e) => e.name === env)!.envFile
-  const url = `http://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`
-  if (ctx.out.json) ctx.out.data({ url, env, file, ...(generated ? { token } : {}) })
-  else {
-    ctx.out.note(`Serving ${safe(env)} (${safe(file)}) on ${url}  (GET /health, /secrets, /secrets/NAME)`)
-    if (generated) ctx.out.note(`No --api-key given: this run's Bearer token is ${token}`)
-  }
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-      resolve()
+  try {
+    const env = envName(ctx, p.config, opts)
+    const reader = p.service.secretReader(env)
+    await reader.list() // fail now, not on the first request, when the file is missing or unreadable
+    const srv = createEnvaultServer({ reader, token, host, port, onError: (e) => ctx.out.note(`error: ${safe(e instanceof Error ? e.message : 'internal error')}`) })
+    const addr = await srv.listen()
+    const file = p.config.environments.find((e) => e.name === env)!.envFile
+    const url = `http://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`
+    if (ctx.out.json) ctx.out.data({ url, env, file, ...(generated ? { token } : {}) })
+    else {
+      ctx.out.note(`Serving ${safe(env)} (${safe(file)}) on ${url}  (GET /health, /secrets, /secrets/NAME)`)
+      if (generated) ctx.out.note(`No --api-key given: this run's Bearer token is ${token}`)
     }
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-  })
-  await srv.close()
-  return 0
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        resolve()
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
+    })
+    await srv.close()
+    return 0
+  } finally {
+    await p.close()
+  }
 }

@@ -8,6 +8,7 @@ const collect = (v: string, acc: string[]) => [...acc, v]
 export function registerEnv(program: Command, io: CliIO): void {
   program.description('environments in .env files and secret stores: diff, sync, rotate, export, serve, run')
   program.option('--config <path>', 'the project file (default: ./.envault.yml, or ENVAULT_CONFIG)')
+  program.option('--backend <kind>', 'where environments without store: live: file (default) or postgres (REKEY_DATABASE_URL); or REKEY_ENV_BACKEND')
   const c = (spec: string, desc: string) => program.command(spec).description(desc)
 
   lazyAction(io, c('init <project>', 'create .envault.yml in the current directory').option('--force', 'overwrite an existing .envault.yml'), async () => (await import('../commands/env-init.js')).init)
