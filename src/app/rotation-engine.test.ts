@@ -133,6 +133,24 @@ describe('rotation engine (seed 003 scenarios)', () => {
     expect(t.all()).toEqual([OLD, OLD, OLD])
   })
 
+  it('rollback_on_failure off: a failed verification waits for an operator, tick does not decide for them', async () => {
+    const t = setup({ policy: { rollback_on_failure: false } })
+    const orig = t.provider.test.bind(t.provider)
+    t.provider.test = async (c) => (c.value === OLD ? orig(c) : { ok: false, reason: 'HTTP 500' })
+    const r = await t.engine.rotate(t.policy, { trigger: 'manual', actor: 'alice' })
+    expect(r.run.state).toBe('needs_operator')
+    const NEW = t.all()[0]!
+    expect(NEW).not.toBe(OLD)
+    expect(t.provider.authenticate(OLD)).toBe(true)
+    expect(t.provider.authenticate(NEW)).toBe(true)
+    expect((await t.engine.resume(t.policy, r.run.id)).waiting).toMatch(/needs an operator/)
+    expect(t.all()).toEqual([NEW, NEW, NEW])
+    const op = await t.engine.resume(t.policy, r.run.id, { operator: true })
+    expect(op.run.state).toBe('rolled_back')
+    expect(t.all()).toEqual([OLD, OLD, OLD])
+    expect(t.notifier.sent.map((n) => n.kind)).toEqual(['started', 'failed', 'needs_operator', 'rolled_back'])
+  })
+
   it('provider outage: nothing changes, the old credential still works, the run can be retried', async () => {
     const t = setup()
     t.provider.down = true

@@ -355,7 +355,8 @@ export function createRotationEngine(deps: RotationEngineDeps) {
             return { run }
           }
           case 'failed': {
-            if (!p.rollbackOnFailure && run.intent === 'restore' && !run.steps.some((s) => s.note === 'rollback requested')) {
+            // An operator's explicit rollback (rekey rollback, rekey resume of a needs_operator run) always proceeds.
+            if (!p.rollbackOnFailure && run.intent === 'restore' && !run.steps.some((s) => s.note === 'rollback requested' || s.note === 'operator retry')) {
               run = await save(transition(run, 'needs_operator', now(), { note: 'rollback_on_failure is off' }))
               break
             }
@@ -500,14 +501,17 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       })
     },
 
-    /** Continues a run from where it stopped (after a crash, or a draining run whose gate may open). */
-    async resume(p: Policy, runId: string): Promise<RunOutcome> {
+    /**
+     * Continues a run from where it stopped (after a crash, or a draining run whose gate may
+     * open). A run that needs an operator is retried only when an operator asks (`operator`).
+     */
+    async resume(p: Policy, runId: string, o: { operator?: boolean } = {}): Promise<RunOutcome> {
       return journal.withSecretLock(p.name, runId, async () => {
         const run = await journal.getRun(runId)
         if (!run) throw new AppError('NOT_FOUND', `run ${runId} not found`)
         if (!isActive(run.state)) return { run }
         if (run.state === 'needs_operator') {
-          // An operator asked to retry the rollback.
+          if (!o.operator) return { run, waiting: `needs an operator: fix the cause, then "rekey resume ${run.id}"` }
           return drive(p, retryRollback(run, now()), false)
         }
         return drive(p, run, false)

@@ -105,7 +105,7 @@ export async function resumeCommand(ctx: CommandContext, args: string[]): Promis
     const run = await project.journal.getRun(runId)
     if (!run) throw new AppError('NOT_FOUND', `run ${runId} not found in ${project.dir}/.rekey`, { hint: 'see "rekey history NAME" or "rekey status"' })
     const p = project.policy(run.secret)
-    const out = await project.engine.resume(p, runId)
+    const out = await project.engine.resume(p, runId, { operator: true })
     report(ctx, p, out, out.run.state === 'rolled_back' ? 'Rolled back' : 'Resumed')
     if (out.run.state === 'rolled_back' && run.state !== 'failed' && run.state !== 'needs_operator') throw new AppError('ROLLED_BACK', `${p.name}: run ${runId} was rolled back: ${out.run.error ?? ''}`)
   })

@@ -13,7 +13,8 @@ import { AppError } from '../errors.js'
 export const RUN_STATES = ['scheduled', 'creating', 'staged', 'verified', 'promoted', 'draining', 'revoked', 'done', 'failed', 'rolled_back', 'needs_operator'] as const
 export type RunState = (typeof RUN_STATES)[number]
 
-export const TERMINAL: ReadonlySet<RunState> = new Set(['done', 'rolled_back', 'needs_operator'])
+/** Finished runs. `needs_operator` is not one: it keeps the secret locked until an operator resolves it. */
+export const TERMINAL: ReadonlySet<RunState> = new Set(['done', 'rolled_back'])
 
 const NEXT: Record<RunState, readonly RunState[]> = {
   scheduled: ['creating', 'failed'],
