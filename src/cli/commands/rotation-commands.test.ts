@@ -81,6 +81,17 @@ describe('rekey rotation commands (in-process, fake clock)', () => {
     expect(audit.filter((e) => e.action === 'rotation.stage').every((e) => e.detail.trigger === 'auto')).toBe(true)
   })
 
+  it('a provider that cannot open (unknown apiauth key, unset URL variable) fails cleanly, naming it', async () => {
+    const dir = project()
+    writeFileSync(join(dir, 'rekey.yml'), `rotations:\n  ${SECRET}:\n    provider: apiauth\n    key_id: abc123def456\n    key_dir: keys\n    targets: [prod]\n  DB_URL:\n    provider: postgres\n    url_env: NOT_SET_URL\n    roles: [app_a, app_b]\n    targets: [prod]\n`)
+    const a = await runCli('rekey', ['rotate', SECRET], { cwd: dir, env })
+    expect(a.code).toBe(1)
+    expect(a.stderr).toMatch(/^error: key abc123def456 not found/)
+    const b = await runCli('rekey', ['rotate', 'DB_URL'], { cwd: dir, env })
+    expect(b).toMatchObject({ code: 2, stderr: 'error: DB_URL: environment variable NOT_SET_URL is not set\n' })
+    expect(envValue(dir, 'prod', SECRET)).toBe(INITIAL)
+  })
+
   it('--dry-run prints the plan and changes nothing', async () => {
     const dir = project('    grace: 24h\n')
     const r = await runCli('rekey', ['rotate', SECRET, '--dry-run'], { cwd: dir, env })

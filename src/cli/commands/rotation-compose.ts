@@ -126,14 +126,16 @@ export async function openRotationProject(ctx: CommandContext, o: { trigger: 'au
   const factories: Record<ProviderKind, (p: Policy) => CredentialProvider> = {
     apiauth: (p) => {
       const keyDir = p.options.key_dir ? resolve(dir, p.options.key_dir) : io.env.APIAUTH_KEY_DIR ? resolve(dir, io.env.APIAUTH_KEY_DIR) : join(io.env.HOME ?? dir, '.apiauth')
-      let handle = keysByDir.get(keyDir)
-      if (!handle) {
-        handle = import('../compose-keys.js').then((m) => m.openKeysService({ keyDir, env: io.env, clock, random, actor: ctx.actor }))
-        keysByDir.set(keyDir, handle)
-        closers.push(async () => (await handle!).close())
+      let h = keysByDir.get(keyDir)
+      if (!h) {
+        const opened = import('../compose-keys.js').then((m) => m.openKeysService({ keyDir, env: io.env, clock, random, actor: ctx.actor }))
+        // Opened eagerly, awaited on first use: a failure (no master key) surfaces there, not as an unhandled rejection.
+        opened.catch(() => undefined)
+        keysByDir.set(keyDir, opened)
+        closers.push(async () => (await opened).close())
+        h = opened
       }
-      const h = handle
-      // The keys service is opened on first use; the port forwards to it.
+      // The port forwards to the keys service once it is open.
       const keys = {
         get: async (id: string) => (await h).service.get(id),
         rotate: async (id: string, x: { graceMs: number; trigger: 'auto' | 'manual' }) => (await h).service.rotate(id, x),
@@ -226,6 +228,7 @@ export async function openRotationProject(ctx: CommandContext, o: { trigger: 'au
 
 /** A provider whose module (and driver: pg, mysql2, ioredis) is imported on first use. */
 function deferred(p: Promise<CredentialProvider>, kind: string, capabilities: CredentialProvider['capabilities']): CredentialProvider {
+  p.catch(() => undefined) // reported when first awaited
   let loaded: CredentialProvider | undefined
   const get = async () => (loaded ??= await p)
   return {

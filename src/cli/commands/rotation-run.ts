@@ -23,11 +23,12 @@ const STEP_LABEL: Partial<Record<RunState, string>> = {
 function progress(ctx: CommandContext) {
   let last = ''
   return (run: RotationRun) => {
-    const key = `${run.state}:${run.intent ?? ''}`
-    if (key === last) return
-    last = key
-    const i = STEP_INDEX[run.state]
-    if (i !== undefined) ctx.out.progress(i, 7, `${run.secret}: ${STEP_LABEL[run.state] ?? run.state}`)
+    // The revocation is announced when it starts (draining + intent revoke), not again when recorded.
+    const state: RunState = run.state === 'draining' && run.intent === 'revoke' ? 'revoked' : run.state
+    if (state === last || (run.state === 'revoked' && last === 'revoked')) return
+    last = state
+    const i = STEP_INDEX[state]
+    if (i !== undefined) ctx.out.progress(i, 7, `${run.secret}: ${STEP_LABEL[state] ?? state}`)
   }
 }
 
