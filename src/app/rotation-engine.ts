@@ -6,7 +6,7 @@ import { AppError, isAppError } from '../core/errors.js'
 import type { Clock, Random } from '../core/ports.js'
 import type { Check, Policy } from '../core/rotation/policy.js'
 import type { CheckRunner, Credential, CredentialProvider, DueEntry, Notification, NotificationKind, Notifier, RotationJournal, Sealer, SecretState, TargetStore } from '../core/rotation/ports.js'
-import { emptyState, evaluateRevokeGate, nextAttention } from '../core/rotation/rotation-plan.js'
+import { computeDue, emptyState, evaluateRevokeGate, nextAttention } from '../core/rotation/rotation-plan.js'
 import { isActive, transition, type Intent, type RotationRun, type RunState, type Trigger } from '../core/rotation/rotation-state.js'
 import { scheduleFingerprint } from '../core/rotation/policy.js'
 import { formatDuration } from '../core/time/duration.js'
@@ -533,6 +533,23 @@ export function createRotationEngine(deps: RotationEngineDeps) {
         }
         return drive(p, r, false)
       })
+    },
+
+    /** The notice before a scheduled rotation (seed 004's "7 days before"), once per due date; audited. */
+    async sendNotice(p: Policy): Promise<boolean> {
+      const state = await loadState(p)
+      const d = computeDue(p, state)
+      if (!d) return false
+      const key = `notice:${d.due_at.toISOString()}`
+      if (state.notified.includes(key)) return false
+      await audit.append({ action: 'rotation.notice', target: p.name, actor: 'rekey', detail: { due_at: d.due_at.toISOString(), trigger: 'auto', current: state.current_id } })
+      return notify(
+        p,
+        'notice',
+        'Upcoming key rotation',
+        [`Secret: ${p.name} (${p.provider})`, ...(state.current_id ? [`Current credential: ${state.current_id}`] : []), `Next rotation: ${d.due_at.toISOString()}`, 'Action required: none (auto-rotation enabled)', `Run "rekey postpone ${p.name} 30d" to postpone by 30 days.`],
+        key,
+      )
     },
 
     /** Pushes the next scheduled rotation back (answers a notice: seed 004's "Reply SKIP"). */

@@ -93,6 +93,16 @@ describe('scheduler (tick) with a fake clock', () => {
     expect((await t.journal.getState('P'))?.watch).toBeNull()
   })
 
+  it('two ticks at once (two cron jobs): the due rotation happens once, the other tick defers it', async () => {
+    const t = setup({ C: { schedule: 'every 1d', grace: '0', revoke: { idle: '0', max: '1d' } } })
+    await t.scheduler.tick(t.policies)
+    t.clock.advance(D + 1)
+    const [a, b] = await Promise.all([t.scheduler.tick(t.policies), t.scheduler.tick(t.policies)])
+    expect(a.rotated.length + b.rotated.length).toBe(1)
+    expect([...a.deferred, ...b.deferred].map((x) => x.reason).join()).toMatch(/C: in progress \(run rot_/)
+    expect(t.notifier.sent.filter((n) => n.kind === 'started')).toHaveLength(1)
+  })
+
   it('postpone moves the due time, and overdue alerts once at 1.5x the schedule', async () => {
     const t = setup({ K: { schedule: 'every 10d' } })
     await t.scheduler.tick(t.policies)

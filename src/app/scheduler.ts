@@ -82,16 +82,7 @@ export function createScheduler(deps: SchedulerDeps) {
         return
       }
       case 'notice': {
-        const state = await engine.loadState(p)
-        const d = computeDue(p, state)!
-        const sent = await engine.notify(
-          p,
-          'notice',
-          'Upcoming key rotation',
-          [`Secret: ${p.name} (${p.provider})`, ...(state.current_id ? [`Current credential: ${state.current_id}`] : []), `Next rotation: ${d.due_at.toISOString()}`, 'Action required: none (auto-rotation enabled)', `Run "rekey postpone ${p.name} 30d" to postpone by 30 days.`],
-          `notice:${d.due_at.toISOString()}`,
-        )
-        if (sent) r.notices.push(p.name)
+        if (await engine.sendNotice(p)) r.notices.push(p.name)
         return
       }
       case 'overdue': {

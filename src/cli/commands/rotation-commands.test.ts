@@ -77,6 +77,7 @@ describe('rekey rotation commands (in-process, fake clock)', () => {
     const post = await cli(['postpone', SECRET, '30d'])
     expect(post.stdout).toBe(`✓ Postponed ${SECRET} by 30d: next rotation 2026-04-01T00:00:01.000Z\n`)
     const audit = readFileSync(join(dir, '.envault-audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string; actor: string; detail: Record<string, unknown> })
+    expect(audit[0]).toMatchObject({ action: 'rotation.notice', actor: 'rekey', detail: { due_at: '2026-01-31T00:00:00.000Z', trigger: 'auto' } })
     expect(audit.at(-1)).toMatchObject({ action: 'rotation.postpone', detail: { by: '30d', until: '2026-04-01T00:00:01.000Z', trigger: 'manual' } })
     expect(audit.filter((e) => e.action === 'rotation.stage').every((e) => e.detail.trigger === 'auto')).toBe(true)
   })
