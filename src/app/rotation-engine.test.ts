@@ -256,6 +256,35 @@ describe('rotation engine (seed 003 scenarios)', () => {
     expect(t.provider.authenticate(OLD)).toBe(true)
   })
 
+  it('killed after a provider that generates its own values created one (apiauth-like): resume discards it and rolls back', async () => {
+    const t = setup({ caps: { acceptsValue: false } })
+    const key = randomBytes(32)
+    let dead = false
+    const dying = {
+      ...t.journal,
+      // The process "dies" on the first write after the credential was created: nothing else reaches the disk.
+      saveRun: async (r: Parameters<typeof t.journal.saveRun>[0]) => {
+        if (dead || r.new) {
+          dead = true
+          throw new Error('process killed')
+        }
+        return t.journal.saveRun(r)
+      },
+      putState: async (st: Parameters<typeof t.journal.putState>[0]) => (dead ? Promise.reject(new Error('process killed')) : t.journal.putState(st)),
+    }
+    const mk = (journal: typeof t.journal) =>
+      createRotationEngine({ journal, sealer: createAeadSealer({ kind: 'raw', key, source: 'test' }, systemRandom), providerFor: () => t.provider, targetFor: (env) => t.targets.open(env), checks: { run: async () => ({ ok: true }) }, audit: t.audit, notifier: t.notifier, clock: t.clock, random: systemRandom, sleep: async () => undefined })
+    await expect(mk(dying).rotate(t.policy, { trigger: 'manual', actor: 'a' })).rejects.toThrow('process killed')
+    expect(t.provider.valid()).toHaveLength(2) // the orphan credential exists
+    const runId = (await t.journal.getState('STRIPE_API_KEY'))!.active_run!
+    expect((await t.journal.getRun(runId))!.state).toBe('creating')
+    const r = await mk(t.journal).resume(t.policy, runId)
+    expect(r.run.state).toBe('rolled_back')
+    expect(r.run.error).toMatch(/interrupted while creating/)
+    expect(t.provider.valid().map((c) => c.value)).toEqual([OLD])
+    expect(t.all()).toEqual([OLD, OLD, OLD])
+  })
+
   it('journal and audit never hold the secret values', async () => {
     const t = setup()
     const r = await t.engine.rotate(t.policy, { trigger: 'manual', actor: 'alice' })
