@@ -5,6 +5,9 @@ import { DIST, runCli, spawnBin, tempDir } from '../helpers/cli.js'
 import { PG_URL, serviceAvailable } from '../helpers/services.js'
 import { freshSchema } from '../../src/adapters/postgres/test-schema.js'
 import type { Pool } from '../../src/adapters/postgres/db.js'
+import { openEnvaultProject } from '../../src/cli/commands/env-common.js'
+import { createEnvaultServer } from '../../src/server/envault-serve.js'
+import { systemClock, systemRandom } from '../../src/adapters/system/system.js'
 
 /**
  * envault with one environment in a .env file and one in PostgreSQL (`prod: {store: pg}`), in
@@ -160,6 +163,29 @@ describe.skipIf(!pgUp)('envault with a PostgreSQL environment', () => {
     expect(audit()).not.toContain(CANARY.slice(-8))
     expect(await dump('prod')).not.toContain(CANARY)
     expect(outputs.join('\n')).toMatch(/SYNC dev → prod/)
+  })
+
+  it('serve answers from PostgreSQL over a real socket (a change is served at once, reads audited); run injects it', async () => {
+    const { dir, env, ev, audit } = project()
+    expect((await ev(['set', 'API_TOKEN', 'tok-served-1', '--env', 'prod'])).code).toBe(0)
+    const p = await openEnvaultProject({ cwd: dir, env, actor: 'svc', clock: systemClock, random: systemRandom })
+    const srv = createEnvaultServer({ reader: p.service.secretReader('prod'), token: 'bearer-token-123', host: '127.0.0.1', port: 0 })
+    const { port } = await srv.listen()
+    try {
+      const get = (path: string, token = 'bearer-token-123') => fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${token}` } })
+      expect(await (await get('/secrets/API_TOKEN')).json()).toEqual({ key: 'API_TOKEN', value: 'tok-served-1' })
+      expect((await get('/secrets/API_TOKEN', 'wrong')).status).toBe(401)
+      expect((await ev(['set', 'API_TOKEN', 'tok-served-2', '--env', 'prod'])).code).toBe(0)
+      expect(await (await get('/secrets/API_TOKEN')).json()).toEqual({ key: 'API_TOKEN', value: 'tok-served-2' })
+      expect(await (await get('/secrets?prefix=API')).json()).toMatchObject({ keys: ['API_TOKEN'] })
+    } finally {
+      await srv.close()
+      await p.close()
+    }
+    expect(audit()).toMatch(/"action":"secret\.read","target":"API_TOKEN","env":"prod"/)
+    const run = await ev(['run', '--env', 'prod', '--', process.execPath, '-e', "require('fs').writeFileSync('out.txt', process.env.API_TOKEN)"])
+    expect(run.code).toBe(0)
+    expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toBe('tok-served-2')
   })
 
   it.skipIf(!existsSync(join(DIST, 'cli', 'envault.js')))('the built bin exits promptly after using PostgreSQL (connections closed)', async () => {
