@@ -337,20 +337,14 @@ export function createRotationEngine(deps: RotationEngineDeps) {
               break
             }
             if (oldCred && provider.capabilities.dualCredential) await provider.revoke(oldCred)
-            const revokedAt = now().toISOString()
-            run = await save({ ...transition(run, 'revoked', now()), revoked_at: revokedAt })
+            // Audited before the state moves on: a crash in between repeats the (idempotent) revoke and its event.
             await auditRun(run, 'rotation.revoke', { extra: { forced: run.forced_revoke } })
+            run = await save({ ...transition(run, 'revoked', now()), revoked_at: now().toISOString() })
             break
           }
           case 'revoked': {
             run = await save({ ...transition(run, 'done', now()), finished_at: now().toISOString(), sealed: null })
-            const revokedAt = run.revoked_at ?? now().toISOString()
-            await updateState(p, (s) => {
-              s.active_run = null
-              s.last_run = run.id
-              s.last_result = 'succeeded'
-              s.watch = run.old && provider.capabilities.usage ? { run: run.id, id: run.old.id, since: revokedAt, until: new Date(Date.parse(revokedAt) + 7 * 86_400_000).toISOString() } : null
-            })
+            await settle(p, provider, run)
             await notify(p, 'revoked', 'Old key revoked', [`Secret: ${p.name}`, ...(run.old ? [`Revoked key: ${run.old.last4}`] : []), 'All services confirmed working with the new key. Rotation complete.'], `revoked:${run.id}`, run)
             return { run }
           }
@@ -393,6 +387,27 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     throw new AppError('INTERNAL', `run ${run.id} did not settle`)
   }
 
+  /**
+   * The secret's state after a run finished (done or rolled back). Idempotent: `resume` calls it
+   * again for a finished run whose bookkeeping a crash interrupted.
+   */
+  async function settle(p: Policy, provider: CredentialProvider, run: RotationRun): Promise<void> {
+    await updateState(p, (s) => {
+      if (s.active_run === run.id) s.active_run = null
+      s.last_run = run.id
+      if (run.state === 'done') {
+        s.last_result = 'succeeded'
+        s.current_id = run.new?.id ?? s.current_id
+        s.last_rotated_at = run.promoted_at ?? s.last_rotated_at
+        const revokedAt = run.revoked_at ?? run.finished_at ?? now().toISOString()
+        s.watch = run.old && provider.capabilities.usage ? { run: run.id, id: run.old.id, since: revokedAt, until: new Date(Date.parse(revokedAt) + 7 * 86_400_000).toISOString() } : null
+      } else if (run.state === 'rolled_back') {
+        s.last_result = 'rolled_back'
+        if (run.promoted_at !== null) s.current_id = run.old?.id ?? null
+      }
+    })
+  }
+
   async function rollback(p: Policy, provider: CredentialProvider, start: RotationRun, secrets: Secrets, oldCred: Credential | null, newCred: Credential | null): Promise<RotationRun> {
     let run = start
     const promoted = run.promoted_at !== null
@@ -416,14 +431,9 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     } else if (!newCred) {
       await provider.discard({ runId: run.id, current: oldCred, proposed: secrets.proposed ?? '' })
     }
-    run = await save({ ...transition(run, 'rolled_back', now()), finished_at: now().toISOString(), sealed: null })
     await auditRun(run, 'rotation.rollback', { extra: { reason: run.error ?? 'requested' } })
-    await updateState(p, (s) => {
-      s.active_run = null
-      s.last_run = run.id
-      s.last_result = 'rolled_back'
-      if (promoted) s.current_id = run.old?.id ?? null
-    })
+    run = await save({ ...transition(run, 'rolled_back', now()), finished_at: now().toISOString(), sealed: null })
+    await settle(p, provider, run)
     await notify(p, 'rolled_back', 'Key rotation rolled back', [...runLines(p, run), `Reason: ${run.error ?? 'requested'}`, 'Every target has its previous value again; the new credential was revoked.'], `rolled_back:${run.id}`, run)
     return run
   }
@@ -509,7 +519,11 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       return journal.withSecretLock(p.name, runId, async () => {
         const run = await journal.getRun(runId)
         if (!run) throw new AppError('NOT_FOUND', `run ${runId} not found`)
-        if (!isActive(run.state)) return { run }
+        if (!isActive(run.state)) {
+          const s = await journal.getState(p.name)
+          if (s?.active_run === run.id) await settle(p, deps.providerFor(p), run)
+          return { run }
+        }
         if (run.state === 'needs_operator') {
           if (!o.operator) return { run, waiting: `needs an operator: fix the cause, then "rekey resume ${run.id}"` }
           return drive(p, retryRollback(run, now()), false)
