@@ -208,6 +208,19 @@ describe('rotation engine (seed 003 scenarios)', () => {
     expect(t.provider.authenticate(t.all()[0]!)).toBe(true)
   })
 
+  it('emergency while a previous rotation drains: its grace ends now, then a new rotation revokes at once', async () => {
+    const t = setup()
+    const first = await t.engine.rotate(t.policy, { trigger: 'manual', actor: 'alice' })
+    expect(first.run.state).toBe('draining')
+    const MID = t.all()[0]!
+    const r = await t.engine.rotate(t.policy, { trigger: 'manual', actor: 'alice', emergency: true })
+    expect(r.run.state).toBe('done')
+    expect((await t.journal.getRun(first.run.id))!.state).toBe('done')
+    const NEW = t.all()[0]!
+    expect(new Set([OLD, MID, NEW]).size).toBe(3)
+    expect(t.provider.valid().map((c) => c.value)).toEqual([NEW])
+  })
+
   it('single-credential providers need allow_interruption, and the interruption is measured', async () => {
     const t = setup({ caps: { dualCredential: false } })
     await expect(t.engine.rotate(t.policy, { trigger: 'manual', actor: 'a' })).rejects.toMatchObject({ code: 'CONFIG_INVALID' })

@@ -480,7 +480,15 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       const runId = newRunId()
       return journal.withSecretLock(p.name, runId, async () => {
         const active = await activeRunOf(p)
-        if (active) throw new AppError('IN_PROGRESS', `${p.name}: in progress (run ${active.id})`, { hint: `finish it with "rekey resume ${active.id}", or see "rekey status"` })
+        if (active && o.emergency && active.state === 'draining' && active.intent === null) {
+          // A leak while the previous rotation drains: end its grace now (its new credential is
+          // verified and in every target), then rotate again at once.
+          const iso = now().toISOString()
+          const ended = await drive(p, { ...active, emergency: true, updated_at: iso, steps: [...active.steps, { state: 'draining', at: iso, note: `emergency rotation requested by ${o.actor}: grace ended` }] }, false)
+          if (ended.run.state !== 'done') throw new AppError('IN_PROGRESS', `${p.name}: in progress (run ${active.id}): could not end its grace period (${ended.run.state})`)
+        } else if (active) {
+          throw new AppError('IN_PROGRESS', `${p.name}: in progress (run ${active.id})`, { hint: `finish it with "rekey resume ${active.id}", or see "rekey status"` })
+        }
         const at = now().toISOString()
         const draft: RotationRun = {
           id: runId, secret: p.name, variable: p.variable, provider: p.provider, state: 'scheduled', intent: null, trigger: o.trigger, actor: o.actor,
