@@ -151,6 +151,33 @@ describe('rotation engine (seed 003 scenarios)', () => {
     expect(t.notifier.sent.map((n) => n.kind)).toEqual(['started', 'failed', 'needs_operator', 'rolled_back'])
   })
 
+  it('provider unavailable during the grace period: the run waits, it is not rolled back', async () => {
+    const t = setup()
+    const r = await t.engine.rotate(t.policy, { trigger: 'manual', actor: 'alice' })
+    const NEW = t.all()[0]!
+    t.clock.advance(25 * H)
+    t.provider.failNext('usage')
+    const w = await t.engine.resume(t.policy, r.run.id)
+    expect(w.run.state).toBe('draining')
+    expect(w.waiting).toMatch(/^will retry: memory usage: injected failure/)
+    expect(t.all()).toEqual([NEW, NEW, NEW])
+    t.provider.authenticate(NEW)
+    expect((await t.engine.resume(t.policy, r.run.id)).run.state).toBe('done')
+  })
+
+  it('rollback when the previous credential no longer works either: both are kept, an operator is needed', async () => {
+    const t = setup()
+    const r = await t.engine.rotate(t.policy, { trigger: 'manual', actor: 'alice' })
+    const NEW = t.all()[0]!
+    t.provider.rejectTests.add(OLD)
+    const back = await t.engine.rollback(t.policy, 'bob')
+    expect(back.run.state).toBe('needs_operator')
+    expect(back.run.error).toMatch(/the previous credential does not work either/)
+    expect(t.all()).toEqual([NEW, NEW, NEW])
+    expect(t.provider.authenticate(NEW)).toBe(true)
+    expect(r.run.id).toBe(back.run.id)
+  })
+
   it('provider outage: nothing changes, the old credential still works, the run can be retried', async () => {
     const t = setup()
     t.provider.down = true

@@ -258,6 +258,7 @@ export function createRotationEngine(deps: RotationEngineDeps) {
         switch (run.state) {
           case 'scheduled':
             run = await save(transition(run, 'creating', now(), { intent: 'create' }))
+            firstCreating = false // this process is about to create: nothing was lost
             break
           case 'creating': {
             if (!newCred) {
@@ -376,10 +377,10 @@ export function createRotationEngine(deps: RotationEngineDeps) {
           run = await save({ ...transition(run, 'needs_operator', now(), { note: errText(e) }), error: `${run.error ?? ''}; rollback incomplete: ${errText(e)}` })
           continue
         }
-        if (run.state === 'revoked' || (run.state === 'draining' && run.intent === 'revoke')) {
-          // Revocation or bookkeeping failed after the new credential was promoted: never roll back past
-          // this point; leave the run draining so the next tick retries.
-          return { run, waiting: `revocation will be retried: ${errText(e)}` }
+        if (run.state === 'revoked' || run.state === 'draining') {
+          // After promotion only a failed check rolls back (handled above). Anything else (usage
+          // unavailable, revocation failing, bookkeeping) leaves the run as it is for the next tick.
+          return { run, waiting: `will retry: ${errText(e)}` }
         }
         run = await failRun(p, run, errText(e), actionFor(run.state))
       }
@@ -412,16 +413,21 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     let run = start
     const promoted = run.promoted_at !== null
     if (newCred && oldCred) {
+      const oldWorks = async () => {
+        // Never give up the new credential unless the old one is confirmed to work.
+        const t = await provider.test(oldCred)
+        if (!t.ok) throw new AppError('VERIFY_FAILED', `the previous credential does not work either (${t.reason ?? 'test failed'}); both were kept`)
+      }
       if (!provider.capabilities.dualCredential) {
         // The old credential was replaced in place: put it back (the provider installs a given value).
         if (!provider.capabilities.acceptsValue) throw new AppError('ADAPTER_FAILED', `${p.provider} cannot reinstall the previous credential`)
         await provider.create({ runId: run.id, current: newCred, proposed: oldCred.value })
-      } else if (promoted) {
-        await provider.reinstate(oldCred, newCred)
+        await oldWorks()
+      } else {
+        // Tested before reinstating: reinstating may revoke the new credential (apiauth's rollback does).
+        await oldWorks()
+        if (promoted) await provider.reinstate(oldCred, newCred)
       }
-      // Never give up the new credential unless the old one is confirmed to work.
-      const t = await provider.test(oldCred)
-      if (!t.ok) throw new AppError('VERIFY_FAILED', `the previous credential does not work either (${t.reason ?? 'test failed'}); both were kept`)
     }
     run = await save({ ...run, intent: 'restore' })
     run = await stageTargets(p, run, secrets.old, 'old')
