@@ -1,5 +1,5 @@
 import type { KeyEntry } from '../core/keys/key-entry.js'
-import { keyHealth } from '../core/keys/key-entry.js'
+import { keyMetadata } from '../core/keys/key-entry.js'
 import { parseDuration } from '../core/time/duration.js'
 import type { Clock } from '../core/ports.js'
 import type { KeysService } from '../app/keys-service.js'
@@ -9,18 +9,7 @@ import type { KeysApi, KeyView } from './deps.js'
 /** Key metadata for clients: no hashes, no values. */
 export function keyView(e: KeyEntry, now: Date): KeyView {
   return {
-    id: e.id,
-    type: e.type,
-    name: e.name,
-    service: e.service,
-    prefix_shown: e.prefix_shown,
-    version: e.version,
-    status: keyHealth(e, now),
-    created_at: e.created_at,
-    rotated_at: e.rotated_at,
-    expires_at: e.expires_at,
-    revoked: e.revoked,
-    revoked_at: e.revoked_at,
+    ...keyMetadata(e, now),
     versions: e.versions.map((v) => ({ version: v.version, created_at: v.created_at, grace_until: v.grace_until, revoked_at: v.revoked_at, last_used_at: v.last_used_at, use_count: v.use_count })),
   }
 }

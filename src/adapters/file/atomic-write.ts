@@ -17,7 +17,8 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode: 0o700 })
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** fsyncs a directory so a rename in it is durable (a no-op where the filesystem refuses). */
+export async function fsyncDir(dir: string): Promise<void> {
   let h: fs.FileHandle | undefined
   try {
     h = await fs.open(dir, fsc.O_RDONLY)

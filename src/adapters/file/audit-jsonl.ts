@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { promises as fs, constants as fsc } from 'node:fs'
 import { dirname } from 'node:path'
 import type { AuditEvent, AuditEventInput, AuditLog, AuditQuery, AuditVerifyResult } from '../../core/audit/audit-event.js'
-import { GENESIS_HASH, eventHash, matchesQuery, verifyChain } from '../../core/audit/hash-chain.js'
+import { GENESIS_HASH, chainEvent, matchesQuery, verifyChain } from '../../core/audit/hash-chain.js'
 import { AppError } from '../../core/errors.js'
 import type { Clock } from '../../core/ports.js'
 import { withFileLock } from './file-lock.js'
@@ -72,19 +72,7 @@ export function createJsonlAuditLog(o: JsonlAuditOptions): AuditLog {
                 seq = last.seq + 1
               }
             }
-            const base: Omit<AuditEvent, 'hash'> = {
-              seq,
-              id: `evt_${randomBytes(8).toString('hex')}`,
-              ts: clock.now().toISOString(),
-              actor: input.actor ?? o.actor,
-              action: input.action,
-              target: input.target,
-              ...(input.env === undefined ? {} : { env: input.env }),
-              status: input.status ?? 'ok',
-              detail: input.detail ?? {},
-              prev,
-            }
-            const ev: AuditEvent = { ...base, hash: eventHash(base) }
+            const ev = chainEvent(input, { seq, prev, id: `evt_${randomBytes(8).toString('hex')}`, ts: clock.now().toISOString(), actor: o.actor })
             await h.write(JSON.stringify(ev) + '\n')
             await h.sync()
             return ev

@@ -5,7 +5,7 @@ import { AppError } from '../../core/errors.js'
 import { assertText, parseDotenv } from '../../core/env/dotenv-parse.js'
 import type { EnvFileGateway, EnvFileRef, EnvKeyring, EnvWrite, LoadedEnvFile } from '../../core/env/ports.js'
 import { deriveKey, SCRYPT_DEFAULTS } from '../../core/crypto/kdf.js'
-import { fileError } from './atomic-write.js'
+import { fileError, fsyncDir } from './atomic-write.js'
 import { withFileLock } from './file-lock.js'
 import { loadMasterKey } from './master-key.js'
 
@@ -42,19 +42,6 @@ const realFs: CommitFs = { rename: (a, b) => fs.rename(a, b) }
 function tmpName(path: string, tag: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.${tag}`)
 }
-
-async function fsyncDir(dir: string): Promise<void> {
-  let h: fs.FileHandle | undefined
-  try {
-    h = await fs.open(dir, fsc.O_RDONLY)
-    await h.sync()
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic.
-  } finally {
-    await h?.close().catch(() => undefined)
-  }
-}
-
 
 /**
  * Reads, changes and writes one or more .env files as one all-or-nothing operation.

@@ -4,8 +4,8 @@ import { openDocument, sealDocument } from '../../core/crypto/aead.js'
 import { newKdfParams, type KdfParams, type MasterKeyMaterial } from '../../core/crypto/kdf.js'
 import { AppError } from '../../core/errors.js'
 import type { KeyEntry, KeyUsage } from '../../core/keys/key-entry.js'
-import { HashIndex, addUse, assertWellFormed, cloneEntry, freezeEntry, withUsage, type UsageTally } from '../../core/keys/key-index.js'
-import type { KeyRepository, KeyTx, SigningKeyStore } from '../../core/keys/ports.js'
+import { HashIndex, addUse, cloneEntry, createWorkingTx, freezeEntry, withUsage, type UsageTally } from '../../core/keys/key-index.js'
+import type { KeyRepository, SigningKeyStore } from '../../core/keys/ports.js'
 import type { Random } from '../../core/ports.js'
 import { ensurePrivateDir, fileError, writeFileAtomic } from './atomic-write.js'
 import { withFileLock } from './file-lock.js'
@@ -279,25 +279,7 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
       return lock(async () => {
         await flush()
         const s = await loadSync()
-        const work = new Map(s.byId)
-        const ix = HashIndex.of(work.values())
-        const tx: KeyTx = {
-          get: (id) => {
-            const e = work.get(id)
-            return e ? cloneEntry(e) : undefined
-          },
-          has: (id) => work.has(id),
-          all: () => [...work.values()].map(cloneEntry),
-          put: (entry) => {
-            assertWellFormed(entry)
-            ix.assertFree(entry)
-            const old = work.get(entry.id)
-            if (old) ix.remove(old)
-            const copy = cloneEntry(entry)
-            work.set(entry.id, copy)
-            ix.add(copy)
-          },
-        }
+        const { tx, work } = createWorkingTx(s.byId)
         const result = await fn(tx)
         if (beforeCommit) await beforeCommit(result)
         // Compact the usage log: rename it out of the way so new appends start a fresh file,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { AuditEvent, AuditEventInput, AuditLog, AuditQuery } from '../../core/audit/audit-event.js'
-import { GENESIS_HASH, eventHash, verifyChain } from '../../core/audit/hash-chain.js'
+import { GENESIS_HASH, chainEvent, verifyChain } from '../../core/audit/hash-chain.js'
 import { AppError } from '../../core/errors.js'
 import type { Clock } from '../../core/ports.js'
 import { inTx, lockId, schemaOf, pgError, type Pool } from './db.js'
@@ -41,19 +41,13 @@ export function createPgAuditLog(pool: Pool, o: { clock: Clock; actor: string })
         return await inTx(pool, async (c) => {
           await c.query('SELECT pg_advisory_xact_lock($1)', [lockId(schema, 'audit')])
           const last = (await c.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1')).rows[0]
-          const base: Omit<AuditEvent, 'hash'> = {
+          const ev = chainEvent(input, {
             seq: last ? Number(last.seq) + 1 : 1,
+            prev: last?.hash ?? GENESIS_HASH,
             id: `evt_${randomBytes(8).toString('hex')}`,
             ts: o.clock.now().toISOString(),
-            actor: input.actor ?? o.actor,
-            action: input.action,
-            target: input.target,
-            ...(input.env === undefined ? {} : { env: input.env }),
-            status: input.status ?? 'ok',
-            detail: input.detail ?? {},
-            prev: last?.hash ?? GENESIS_HASH,
-          }
-          const ev: AuditEvent = { ...base, hash: eventHash(base) }
+            actor: o.actor,
+          })
           await c.query('INSERT INTO audit_events (seq, id, ts, action, target, env, event, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)', [
             ev.seq,
             ev.id,

@@ -1,25 +1,11 @@
-import { keyHealth, type KeyEntry } from '../../core/keys/key-entry.js'
+import { keyHealth, keyMetadata, type KeyEntry } from '../../core/keys/key-entry.js'
 import type { CommandContext } from '../context.js'
 import { safe } from '../output.js'
 import { day, str, withKeys } from './keys-common.js'
 
 /** Metadata of a key for JSON output: never a hash or a value. */
 export function entryMeta(e: KeyEntry, now: Date) {
-  return {
-    id: e.id,
-    type: e.type,
-    name: e.name,
-    service: e.service,
-    prefix_shown: e.prefix_shown,
-    version: e.version,
-    status: keyHealth(e, now),
-    created_at: e.created_at,
-    rotated_at: e.rotated_at,
-    expires_at: e.expires_at,
-    revoked: e.revoked,
-    revoked_at: e.revoked_at,
-    rate_limit: e.rate_limit,
-  }
+  return { ...keyMetadata(e, now), rate_limit: e.rate_limit }
 }
 
 /** `apiauth list [--service S] [--show-expired]`: one line per key, columns padded, never wrapped. */

@@ -1,5 +1,5 @@
 import { sha256Hex } from '../crypto/hash.js'
-import type { AuditEvent, AuditQuery, AuditVerifyResult } from './audit-event.js'
+import type { AuditEvent, AuditEventInput, AuditQuery, AuditVerifyResult } from './audit-event.js'
 
 export const GENESIS_HASH = '0'.repeat(64)
 
@@ -41,4 +41,24 @@ export function matchesQuery(e: AuditEvent, q: AuditQuery = {}): boolean {
   if (q.env && e.env !== q.env) return false
   if (q.target && e.target !== q.target) return false
   return true
+}
+
+/** Builds the next event of a chain from its input: fills defaults, links `prev` and seals the hash. */
+export function chainEvent(
+  input: AuditEventInput,
+  at: { seq: number; prev: string; id: string; ts: string; actor: string },
+): AuditEvent {
+  const base: Omit<AuditEvent, 'hash'> = {
+    seq: at.seq,
+    id: at.id,
+    ts: at.ts,
+    actor: input.actor ?? at.actor,
+    action: input.action,
+    target: input.target,
+    ...(input.env === undefined ? {} : { env: input.env }),
+    status: input.status ?? 'ok',
+    detail: input.detail ?? {},
+    prev: at.prev,
+  }
+  return { ...base, hash: eventHash(base) }
 }

@@ -81,3 +81,21 @@ export function keyHealth(e: KeyEntry, now: Date): KeyHealth {
   if (e.expires_at !== null && new Date(e.expires_at).getTime() <= now.getTime()) return 'expired'
   return 'active'
 }
+
+/** A key's metadata for output (CLI `--json`, the HTTP API): never a hash, never a value. */
+export function keyMetadata(e: KeyEntry, now: Date) {
+  return {
+    id: e.id,
+    type: e.type,
+    name: e.name,
+    service: e.service,
+    prefix_shown: e.prefix_shown,
+    version: e.version,
+    status: keyHealth(e, now),
+    created_at: e.created_at,
+    rotated_at: e.rotated_at,
+    expires_at: e.expires_at,
+    revoked: e.revoked,
+    revoked_at: e.revoked_at,
+  }
+}

@@ -1,5 +1,6 @@
 import { AppError } from '../errors.js'
 import type { KeyEntry, KeyUsage } from './key-entry.js'
+import type { KeyTx } from './ports.js'
 
 /** A deep copy, so callers can never edit what a repository holds. */
 export function cloneEntry(e: KeyEntry): KeyEntry {
@@ -93,4 +94,32 @@ export function assertWellFormed(e: KeyEntry): void {
     seen.add(v.version)
     if (!/^[0-9a-f]{64}$/.test(v.key_hash)) throw new AppError('INTERNAL', `key ${e.id} version ${v.version} has an invalid hash`)
   }
+}
+
+/**
+ * The working copy a KeyRepository's `mutate` hands to its callback: reads return copies, and
+ * each `put` is shape-checked and kept unique by hash. Shared by every repository that
+ * commits a whole working map (the file keystore, the in-memory fake).
+ */
+export function createWorkingTx(current: ReadonlyMap<string, KeyEntry>): { tx: KeyTx; work: Map<string, KeyEntry>; ix: HashIndex } {
+  const work = new Map(current)
+  const ix = HashIndex.of(work.values())
+  const tx: KeyTx = {
+    get: (id) => {
+      const e = work.get(id)
+      return e ? cloneEntry(e) : undefined
+    },
+    has: (id) => work.has(id),
+    all: () => [...work.values()].map(cloneEntry),
+    put: (entry) => {
+      assertWellFormed(entry)
+      ix.assertFree(entry)
+      const old = work.get(entry.id)
+      if (old) ix.remove(old)
+      const copy = cloneEntry(entry)
+      work.set(entry.id, copy)
+      ix.add(copy)
+    },
+  }
+  return { tx, work, ix }
 }

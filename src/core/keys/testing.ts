@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { AppError } from '../errors.js'
 import type { KeyEntry, KeyUsage } from './key-entry.js'
-import type { KeyRepository, KeyTx, SigningKeyStore } from './ports.js'
-import { HashIndex, addUse, assertWellFormed, cloneEntry, withUsage, type UsageTally } from './key-index.js'
+import type { KeyRepository, SigningKeyStore } from './ports.js'
+import { HashIndex, addUse, cloneEntry, createWorkingTx, withUsage, type UsageTally } from './key-index.js'
 
 export interface MemoryKeyRepository extends KeyRepository {
   /** Puts entries directly (test setup; no audit, no lock). */
@@ -49,25 +49,7 @@ export function createMemoryKeyRepository(): MemoryKeyRepository {
     },
     mutate(fn, beforeCommit) {
       return serialise(async () => {
-        const work = new Map(byId)
-        const ix = HashIndex.of(work.values())
-        const tx: KeyTx = {
-          get: (id) => {
-            const e = work.get(id)
-            return e ? cloneEntry(e) : undefined
-          },
-          has: (id) => work.has(id),
-          all: () => [...work.values()].map(cloneEntry),
-          put: (entry) => {
-            assertWellFormed(entry)
-            ix.assertFree(entry)
-            const old = work.get(entry.id)
-            if (old) ix.remove(old)
-            const copy = cloneEntry(entry)
-            work.set(entry.id, copy)
-            ix.add(copy)
-          },
-        }
+        const { tx, work, ix } = createWorkingTx(byId)
         const result = await fn(tx)
         if (beforeCommit) await beforeCommit(result)
         if (failNext) {
