@@ -225,23 +225,31 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     return failed
   }
 
+  /**
+   * Writes `value` into every target and reads it back. Each target is marked `unknown` in the
+   * journal before its write (if we die in between, its content is not known to be old), and
+   * `holds` after it; the two are folded into one journal write per target.
+   */
   async function stageTargets(p: Policy, run: RotationRun, value: string | undefined, holds: 'old' | 'new'): Promise<RotationRun> {
     let r = run
+    let done: number | null = null
+    const mark = (i: number | null, next: number | null) =>
+      r.targets.map((x, j) => (j === i ? { ...x, holds } : j === next && x.holds !== 'unknown' ? { ...x, holds: 'unknown' as const } : x))
     for (const [i, t] of r.targets.entries()) {
       // On rollback, a target known to hold the old value is left alone (it may be the one that is down).
       if (holds === 'old' && t.holds === 'old') continue
       const store = await deps.targetFor(t.env, p)
-      // Written before the write: if we die in between, the target's content is unknown, not "old".
-      if (t.holds !== 'unknown') r = await save({ ...r, targets: r.targets.map((x, j) => (j === i ? { ...x, holds: 'unknown' as const } : x)) })
+      if (done !== null || t.holds !== 'unknown') r = await save({ ...r, targets: mark(done, i), updated_at: now().toISOString() })
+      done = null
       if (value === undefined) await store.apply({ unset: [p.variable] })
       else await store.apply({ set: { [p.variable]: value } })
       const back = await store.get(p.variable)
       const same = value === undefined ? back === undefined : back !== undefined && constantTimeEqual(back, value)
       if (!same) throw new AppError('ADAPTER_FAILED', `target ${t.env}: ${p.variable} did not read back as written`)
-      const targets = r.targets.map((x, j) => (j === i ? { ...x, holds } : x))
-      r = await save({ ...r, targets, updated_at: now().toISOString() })
+      done = i
       if (holds === 'new') await auditRun(r, 'rotation.stage', { env: t.env })
     }
+    if (done !== null) r = await save({ ...r, targets: mark(done, null), updated_at: now().toISOString() })
     return r
   }
 
@@ -340,8 +348,12 @@ export function createRotationEngine(deps: RotationEngineDeps) {
             if (oldCred && provider.capabilities.dualCredential) await provider.revoke(oldCred)
             // Audited before the state moves on: a crash in between repeats the (idempotent) revoke and its event.
             await auditRun(run, 'rotation.revoke', { extra: { forced: run.forced_revoke } })
-            run = await save({ ...transition(run, 'revoked', now()), revoked_at: now().toISOString() })
-            break
+            // revoked and done in one journal write: nothing happens between them but bookkeeping.
+            run = { ...transition(run, 'revoked', now()), revoked_at: now().toISOString() }
+            run = await save({ ...transition(run, 'done', now()), finished_at: now().toISOString(), sealed: null })
+            await settle(p, provider, run)
+            await notify(p, 'revoked', 'Old key revoked', [`Secret: ${p.name}`, ...(run.old ? [`Revoked key: ${run.old.last4}`] : []), 'All services confirmed working with the new key. Rotation complete.'], `revoked:${run.id}`, run)
+            return { run }
           }
           case 'revoked': {
             run = await save({ ...transition(run, 'done', now()), finished_at: now().toISOString(), sealed: null })

@@ -4,7 +4,7 @@ import { parseDocument } from 'yaml'
 import { createRotationEngine, type RotationEngine } from '../../app/rotation-engine.js'
 import { createScheduler, type Scheduler } from '../../app/scheduler.js'
 import { createJsonlAuditLog } from '../../adapters/file/audit-jsonl.js'
-import { ensurePrivateDir, readFileIfExists } from '../../adapters/file/atomic-write.js'
+import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../../adapters/file/atomic-write.js'
 import { createFileJournal } from '../../adapters/file/journal-file.js'
 import { loadMasterKey } from '../../adapters/file/master-key.js'
 import { createNotifiers } from '../../adapters/notifiers/notifiers.js'
@@ -13,6 +13,7 @@ import { createCheckRunner } from '../../adapters/providers/checks.js'
 import { createCommandProvider } from '../../adapters/providers/command-provider.js'
 import { createHttpProvider } from '../../adapters/providers/http-provider.js'
 import type { AuditLog } from '../../core/audit/audit-event.js'
+import { sha256Hex } from '../../core/crypto/hash.js'
 import { AppError } from '../../core/errors.js'
 import { parseRotationConfig, type Policy, type ProviderKind, type RotationConfig } from '../../core/rotation/policy.js'
 import type { CredentialProvider, RotationJournal, TargetStore } from '../../core/rotation/ports.js'
@@ -64,9 +65,30 @@ export function findPolicyFile(cwd: string, explicit: string | undefined): strin
   throw new AppError('CONFIG_INVALID', `no ${POLICY_FILE} or ${ENVAULT_FILE} in ${cwd}`, { hint: 'create rekey.yml with a rotations: section (see "rekey quickstart"), or pass --config' })
 }
 
-async function readYaml(path: string): Promise<unknown> {
+async function readYaml(path: string, cacheFile?: string): Promise<unknown> {
   const text = await readFileIfExists(path)
   if (text === undefined) throw new AppError('CONFIG_INVALID', `cannot read ${path}: no such file`)
+  // A large policy file (thousands of policies) takes seconds to parse as YAML; its parsed form is
+  // kept beside the journal, keyed by the file's hash, so tick's cost stays with the due work.
+  const big = cacheFile !== undefined && text.length > 64 * 1024
+  const sha = big ? sha256Hex(text) : ''
+  if (big) {
+    try {
+      const c = JSON.parse((await readFileIfExists(cacheFile)) ?? 'null') as { sha?: string; path?: string; doc?: unknown } | null
+      if (c?.sha === sha && c.path === path) return c.doc
+    } catch {
+      // a damaged cache is rebuilt
+    }
+  }
+  const parsed = parseYamlText(text, path)
+  if (big) {
+    await ensurePrivateDir(dirname(cacheFile))
+    await writeFileAtomic(cacheFile, JSON.stringify({ sha, path, doc: parsed })).catch(() => undefined)
+  }
+  return parsed
+}
+
+function parseYamlText(text: string, path: string): unknown {
   const doc = parseDocument(text, { prettyErrors: false })
   if (doc.errors.length > 0) {
     throw new AppError('CONFIG_INVALID', `${basename(path)}: ${doc.errors.map((e) => `line ${(e.linePos?.[0]?.line ?? 0)}: ${e.code}`).join('; ')}`)
@@ -86,7 +108,7 @@ export async function openRotationProject(ctx: CommandContext, o: { trigger: 'au
   const { io, clock, random } = ctx
   const file = findPolicyFile(io.cwd, str(ctx.opts.config) ?? str(io.env.REKEY_CONFIG))
   const dir = dirname(file)
-  const doc = await readYaml(file)
+  const doc = await readYaml(file, join(dir, STATE_DIR, 'policy-cache.json'))
   const envaultPath = basename(file) === ENVAULT_FILE ? file : join(dir, ENVAULT_FILE)
   const envaultDoc = envaultPath === file ? doc : existsSync(envaultPath) ? await readYaml(envaultPath) : undefined
   const environments = envaultDoc === undefined ? undefined : environmentNames(envaultDoc)
