@@ -32,6 +32,7 @@ describe('rotation policy schema', () => {
             A: { provider: 'postgres', targets: ['prod'], schedule: 'every 9x', grace: 'soon' },
             B: { provider: 'nope', targets: [] },
             C: { provider: 'apiauth', key_id: 'abc123def456', targets: ['qa'], revoke: { max: '1h' }, grace: '2h', typo_field: 1 },
+            '../etc': { provider: 'command', create: 'x', revoke_command: 'y', targets: ['prod'] },
           },
         },
         'rekey.yml',
@@ -46,6 +47,7 @@ describe('rotation policy schema', () => {
     expect(msg).toContain('rotations.B.targets')
     expect(msg).toContain('rotations.C')
     expect(msg).toContain('typo_field')
+    expect(msg).toContain('rotations.../etc: a policy name uses letters')
   })
   it('checks provider options, durations, windows and targets after the shape is valid', () => {
     expect(() =>

@@ -137,6 +137,8 @@ export function parseRotationConfig(doc: unknown, file: string, knownEnvironment
     problems.push('rotations: must be a mapping of secret names to policies')
   } else {
     for (const [name, raw] of Object.entries(rawRotations as Record<string, unknown>)) {
+      // Names become file names under .rekey/ (state, locks): keep them plain.
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(name)) problems.push(`rotations.${name}: a policy name uses letters, digits, "_", "." or "-" (at most 128)`)
       const parsedPolicy = policySchema.safeParse(raw)
       if (!parsedPolicy.success) {
         for (const issue of parsedPolicy.error.issues) problems.push(`rotations.${name}${issue.path.length ? `.${pathText(issue.path)}` : ''}: ${issue.message}`)
