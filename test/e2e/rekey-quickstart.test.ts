@@ -8,7 +8,8 @@ import { writeProject } from './rekey-helpers.js'
 describe('rekey quickstart', () => {
   it('creates a project, rotates the key against a local service and prints the audit timeline', async () => {
     const cwd = tempDir()
-    const r = await spawnBin('rekey', ['quickstart', 'demo'], { cwd, env: { REKEY_ACTOR: 'newcomer' } })
+    // a master key or key dir of the caller's own apiauth must not leak into the demo
+    const r = await spawnBin('rekey', ['quickstart', 'demo'], { cwd, env: { REKEY_ACTOR: 'newcomer', APIAUTH_MASTER_KEY: '9'.repeat(64), APIAUTH_KEY_DIR: '/nonexistent' } })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/^✓ Rotated DEMO_API_KEY \(run rot_[0-9a-f]{16}\): done$/m)
     expect(r.stdout).toMatch(/new key …\w{4}: service says 200; old key …\w{4}: service says 401/)

@@ -100,7 +100,8 @@ export async function quickstartCommand(ctx: CommandContext, args: string[]): Pr
     // 5. One full rotation: create, stage into 3 environments, verify against the service,
     // promote; then a consumer uses the new key, the old one is idle, and it is revoked.
     step(5, 'rotating DEMO_API_KEY')
-    const sub: CommandContext = { ...ctx, io: { ...ctx.io, cwd: dir }, opts: { ...ctx.opts, config: undefined } }
+    // The demo's own files only: no master key or policy file from the caller's environment.
+    const sub: CommandContext = { ...ctx, io: { ...ctx.io, cwd: dir, env: { ...ctx.io.env, APIAUTH_MASTER_KEY: undefined, APIAUTH_KEY_DIR: undefined, REKEY_CONFIG: undefined } }, opts: { ...ctx.opts, config: undefined } }
     const result = await withRotationProject(sub, { trigger: 'manual' }, async (project) => {
       const p = project.policy(SECRET)
       const first = await project.engine.rotate(p, { trigger: 'manual', actor: ctx.actor })
