@@ -34,3 +34,20 @@ describe('schedules', () => {
     expect(other).not.toEqual(a)
   })
 })
+
+describe('schedules (properties)', () => {
+  it('a due time placed in a window is inside it, not before the nominal time, and stable', async () => {
+    const fc = await import('fast-check')
+    const windows = ['Mon-Thu 09:00-16:00 UTC', 'Sat 22:00-02:00 +02:00', 'Mon,Wed,Fri 00:00-00:30 -05:30', '13:00-13:05 UTC']
+    fc.assert(
+      fc.property(fc.date({ min: new Date('2020-01-01T00:00:00Z'), max: new Date('2035-01-01T00:00:00Z'), noInvalidDate: true }), fc.constantFrom(...windows), fc.integer({ min: 0, max: 6 * 3_600_000 }), fc.string({ minLength: 1, maxLength: 12 }), (due, text, jitterMs, seed) => {
+        const w = parseWindow(text)
+        const at = placeInWindow(due, { window: w, jitterMs, seed })
+        expect(at.getTime()).toBeGreaterThanOrEqual(due.getTime())
+        expect(insideWindow(w, at)).toBe(true)
+        expect(placeInWindow(due, { window: w, jitterMs, seed })).toEqual(at)
+      }),
+      { numRuns: 300 },
+    )
+  })
+})
