@@ -201,6 +201,32 @@ describe('rotation engine (seed 003 scenarios)', () => {
     expect(t.provider.valid().map((c) => c.value)).toEqual([OLD])
   })
 
+  it('a target that stays down after the reads: rolled back, the others restored, the down one never touched', async () => {
+    const t = setup()
+    const open = t.targets.open
+    let reads = 0
+    const engine = createRotationEngine({
+      journal: t.journal,
+      sealer: createAeadSealer({ kind: 'raw', key: randomBytes(32), source: 'test' }, systemRandom),
+      providerFor: () => t.provider,
+      // prod answers the drift check, then goes down for good
+      targetFor: async (env) => {
+        const s = await open(env)
+        if (env !== 'prod') return s
+        return { get: async (k) => (++reads > 1 ? Promise.reject(new AppError('ADAPTER_FAILED', 'environment prod is unreachable')) : s.get(k)), apply: async () => Promise.reject(new AppError('ADAPTER_FAILED', 'environment prod is unreachable')) }
+      },
+      checks: { run: async () => ({ ok: true }) },
+      audit: t.audit,
+      notifier: t.notifier,
+      clock: t.clock,
+      random: systemRandom,
+    })
+    const r = await engine.rotate(t.policy, { trigger: 'manual', actor: 'a' })
+    expect(r.run.state).toBe('rolled_back')
+    expect(t.all()).toEqual([OLD, OLD, OLD])
+    expect(t.provider.valid().map((c) => c.value)).toEqual([OLD])
+  })
+
   it('target unreachable before starting: fails naming the environment, nothing created', async () => {
     const t = setup()
     t.targets.down.add('prod')

@@ -241,8 +241,15 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       const store = await deps.targetFor(t.env, p)
       if (done !== null || t.holds !== 'unknown') r = await save({ ...r, targets: mark(done, i), updated_at: now().toISOString() })
       done = null
-      if (value === undefined) await store.apply({ unset: [p.variable] })
-      else await store.apply({ set: { [p.variable]: value } })
+      try {
+        if (value === undefined) await store.apply({ unset: [p.variable] })
+        else await store.apply({ set: { [p.variable]: value } })
+      } catch (e) {
+        // A failed apply leaves the store as it was (the SecretStore contract): the target still
+        // holds what it held, so a rollback need not reach it (it may stay down).
+        r = await save({ ...r, targets: r.targets.map((x, j) => (j === i ? { ...x, holds: t.holds } : x)) })
+        throw e
+      }
       const back = await store.get(p.variable)
       const same = value === undefined ? back === undefined : back !== undefined && constantTimeEqual(back, value)
       if (!same) throw new AppError('ADAPTER_FAILED', `target ${t.env}: ${p.variable} did not read back as written`)
