@@ -240,7 +240,6 @@ export function createRotationEngine(deps: RotationEngineDeps) {
       if (holds === 'old' && t.holds === 'old') continue
       const store = await deps.targetFor(t.env, p)
       if (done !== null || t.holds !== 'unknown') r = await save({ ...r, targets: mark(done, i), updated_at: now().toISOString() })
-      done = null
       try {
         if (value === undefined) await store.apply({ unset: [p.variable] })
         else await store.apply({ set: { [p.variable]: value } })
