@@ -14,7 +14,8 @@ export default defineConfig({
   splitting: true,
   sourcemap: false,
   clean: true,
-  dts: false,
+  // Type declarations for the library entries (rekey, rekey/sdk); the bins need none.
+  dts: { entry: { index: 'src/index.ts', 'sdk/index': 'src/sdk/index.ts' } },
   // Dependencies stay external: they are loaded lazily by the command that needs them.
   skipNodeModulesBundle: true,
 })
