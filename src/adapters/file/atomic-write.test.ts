@@ -47,3 +47,29 @@ describe('atomic write', () => {
     expect(readFileSync(p, 'utf8')).toBe('10')
   })
 })
+
+describe('file lock after a crash', () => {
+  it('takes over at once a lock left by a process killed while holding it', async () => {
+    const { spawn } = await import('node:child_process')
+    const { mkdirSync } = await import('node:fs')
+    const { hostname } = await import('node:os')
+    const p = join(tempDir(), 'store.enc')
+    // A crashed holder: its lock directory and owner record remain, and its pid is dead.
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'])
+    const deadPid = child.pid!
+    child.kill('SIGKILL')
+    await new Promise((r) => child.once('exit', r))
+    mkdirSync(`${p}.lock`)
+    writeFileSync(`${p}.lock.owner`, JSON.stringify({ pid: deadPid, host: hostname() }))
+    // Broken without waiting the 15 s staleness period (waitMs 3 s would fail otherwise).
+    expect(await withFileLock(p, async () => 'acquired', { waitMs: 3000, staleMs: 15_000 })).toBe('acquired')
+  })
+  it('waits for a live holder and never breaks its lock', async () => {
+    const { mkdirSync } = await import('node:fs')
+    const { hostname } = await import('node:os')
+    const p = join(tempDir(), 'store.enc')
+    mkdirSync(`${p}.lock`)
+    writeFileSync(`${p}.lock.owner`, JSON.stringify({ pid: process.ppid, host: hostname() }))
+    await expect(withFileLock(p, async () => 'acquired', { waitMs: 500, staleMs: 15_000 })).rejects.toMatchObject({ code: 'STORE_LOCKED' })
+  })
+})
