@@ -56,6 +56,9 @@ export interface RunOutcome {
   waiting?: string
 }
 
+/** The run id a notification holds the secret's lock under (named in a concurrent caller's IN_PROGRESS). */
+const NOTIFY_LOCK = 'notification'
+
 const VALUE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 
 interface Secrets {
@@ -169,6 +172,12 @@ export function createRotationEngine(deps: RotationEngineDeps) {
    * revoked credential presented, postponed) are remembered in the secret's state.
    */
   async function notify(p: Policy, kind: NotificationKind, title: string, lines: string[], dedupeKey: string, run?: RotationRun): Promise<boolean> {
+    if (run !== undefined) return deliver(p, kind, title, lines, dedupeKey, run)
+    // Checked, sent and recorded under the secret's lock, so two ticks (two instances) send it once.
+    return journal.withSecretLock(p.name, NOTIFY_LOCK, () => deliver(p, kind, title, lines, dedupeKey))
+  }
+
+  async function deliver(p: Policy, kind: NotificationKind, title: string, lines: string[], dedupeKey: string, run?: RotationRun): Promise<boolean> {
     const runScoped = run !== undefined
     if (runScoped ? sentForRuns.has(dedupeKey) : (await loadState(p)).notified.includes(dedupeKey)) return false
     const n: Notification = { kind, secret: p.name, title, lines, at: now().toISOString(), dedupeKey, ...(run ? { run: run.id } : {}) }
@@ -494,54 +503,70 @@ export function createRotationEngine(deps: RotationEngineDeps) {
     return values.find((v) => v.value !== undefined)?.value ?? null
   }
 
+  async function start(p: Policy, o: RotateOptions, onlyIfDue: boolean): Promise<RunOutcome | undefined> {
+    const provider = deps.providerFor(p)
+    if (!provider.capabilities.dualCredential && !p.allowInterruption) {
+      throw new AppError('CONFIG_INVALID', `${p.name}: provider ${p.provider} allows one credential at a time; set allow_interruption: true to accept a short interruption`)
+    }
+    const runId = newRunId()
+    return journal.withSecretLock(p.name, runId, async () => {
+      const active = await activeRunOf(p)
+      if (active && o.emergency && active.state === 'draining' && active.intent === null) {
+        // A leak while the previous rotation drains: end its grace now (its new credential is
+        // verified and in every target), then rotate again at once.
+        const iso = now().toISOString()
+        const ended = await drive(p, { ...active, emergency: true, updated_at: iso, steps: [...active.steps, { state: 'draining', at: iso, note: `emergency rotation requested by ${o.actor}: grace ended` }] }, false)
+        if (ended.run.state !== 'done') throw new AppError('IN_PROGRESS', `${p.name}: in progress (run ${active.id}): could not end its grace period (${ended.run.state})`)
+      } else if (active) {
+        throw new AppError('IN_PROGRESS', `${p.name}: in progress (run ${active.id})`, { hint: `finish it with "rekey resume ${active.id}", or see "rekey status"` })
+      }
+      if (onlyIfDue) {
+        // Another tick (here or on another instance) may have rotated it since the due-index was read.
+        const d = computeDue(p, await loadState(p))
+        if (!d || d.due_at.getTime() > now().getTime()) return undefined
+      }
+      const at = now().toISOString()
+      const draft: RotationRun = {
+        id: runId, secret: p.name, variable: p.variable, provider: p.provider, state: 'scheduled', intent: null, trigger: o.trigger, actor: o.actor,
+        emergency: o.emergency === true, force: o.force === true, created_at: at, updated_at: at, old: null, new: null, sealed: null,
+        targets: p.targets.map((env) => ({ env, holds: 'old' as const })), promoted_at: null, revoked_at: null, finished_at: null, error: null,
+        interruption_ms: null, forced_revoke: false, steps: [{ state: 'scheduled', at }],
+      }
+      let oldValue: string | null
+      let oldCred: Credential | null
+      try {
+        oldValue = await readTargets(p, o.force === true)
+        oldCred = await provider.identify(oldValue)
+      } catch (e) {
+        await audit.append({ action: 'rotation.start', target: p.name, actor: o.actor, status: 'failed', detail: { ...detail(draft), reason: errText(e) } })
+        throw e
+      }
+      const proposed = randomFromAlphabet(deps.random, 32, VALUE_ALPHABET)
+      const secrets: Secrets = { ...(oldValue !== null ? { old: oldValue } : {}), proposed }
+      const run: RotationRun = { ...draft, old: oldCred ? { id: oldCred.id, last4: last4(oldCred.value) } : null, sealed: await sealer.seal(secrets as Record<string, string>, runId) }
+      await auditRun(run, 'rotation.start', o.force ? { extra: { force: true } } : {})
+      await save(run)
+      await updateState(p, (s) => {
+        s.active_run = run.id
+        s.postponed_until = null
+      })
+      await notify(p, 'started', 'Key rotation started', runLines(p, run), `started:${run.id}`, run)
+      return drive(p, run, true)
+    })
+  }
+
   return {
     /** Starts and drives a rotation of one secret. */
     async rotate(p: Policy, o: RotateOptions): Promise<RunOutcome> {
-      const provider = deps.providerFor(p)
-      if (!provider.capabilities.dualCredential && !p.allowInterruption) {
-        throw new AppError('CONFIG_INVALID', `${p.name}: provider ${p.provider} allows one credential at a time; set allow_interruption: true to accept a short interruption`)
-      }
-      const runId = newRunId()
-      return journal.withSecretLock(p.name, runId, async () => {
-        const active = await activeRunOf(p)
-        if (active && o.emergency && active.state === 'draining' && active.intent === null) {
-          // A leak while the previous rotation drains: end its grace now (its new credential is
-          // verified and in every target), then rotate again at once.
-          const iso = now().toISOString()
-          const ended = await drive(p, { ...active, emergency: true, updated_at: iso, steps: [...active.steps, { state: 'draining', at: iso, note: `emergency rotation requested by ${o.actor}: grace ended` }] }, false)
-          if (ended.run.state !== 'done') throw new AppError('IN_PROGRESS', `${p.name}: in progress (run ${active.id}): could not end its grace period (${ended.run.state})`)
-        } else if (active) {
-          throw new AppError('IN_PROGRESS', `${p.name}: in progress (run ${active.id})`, { hint: `finish it with "rekey resume ${active.id}", or see "rekey status"` })
-        }
-        const at = now().toISOString()
-        const draft: RotationRun = {
-          id: runId, secret: p.name, variable: p.variable, provider: p.provider, state: 'scheduled', intent: null, trigger: o.trigger, actor: o.actor,
-          emergency: o.emergency === true, force: o.force === true, created_at: at, updated_at: at, old: null, new: null, sealed: null,
-          targets: p.targets.map((env) => ({ env, holds: 'old' as const })), promoted_at: null, revoked_at: null, finished_at: null, error: null,
-          interruption_ms: null, forced_revoke: false, steps: [{ state: 'scheduled', at }],
-        }
-        let oldValue: string | null
-        let oldCred: Credential | null
-        try {
-          oldValue = await readTargets(p, o.force === true)
-          oldCred = await provider.identify(oldValue)
-        } catch (e) {
-          await audit.append({ action: 'rotation.start', target: p.name, actor: o.actor, status: 'failed', detail: { ...detail(draft), reason: errText(e) } })
-          throw e
-        }
-        const proposed = randomFromAlphabet(deps.random, 32, VALUE_ALPHABET)
-        const secrets: Secrets = { ...(oldValue !== null ? { old: oldValue } : {}), proposed }
-        const run: RotationRun = { ...draft, old: oldCred ? { id: oldCred.id, last4: last4(oldCred.value) } : null, sealed: await sealer.seal(secrets as Record<string, string>, runId) }
-        await auditRun(run, 'rotation.start', o.force ? { extra: { force: true } } : {})
-        await save(run)
-        await updateState(p, (s) => {
-          s.active_run = run.id
-          s.postponed_until = null
-        })
-        await notify(p, 'started', 'Key rotation started', runLines(p, run), `started:${run.id}`, run)
-        return drive(p, run, true)
-      })
+      return (await start(p, o, false))!
     },
+
+    /**
+     * The scheduler's rotation: started only if the secret is still due once its lock is held
+     * (another tick, on this host or another instance, may have rotated it since this tick read
+     * the due-index); undefined when it no longer is.
+     */
+    rotateIfDue: (p: Policy, o: RotateOptions): Promise<RunOutcome | undefined> => start(p, o, true),
 
     /**
      * Continues a run from where it stopped (after a crash, or a draining run whose gate may
@@ -583,19 +608,22 @@ export function createRotationEngine(deps: RotationEngineDeps) {
 
     /** The notice before a scheduled rotation (seed 004's "7 days before"), once per due date; audited. */
     async sendNotice(p: Policy): Promise<boolean> {
-      const state = await loadState(p)
-      const d = computeDue(p, state)
-      if (!d) return false
-      const key = `notice:${d.due_at.toISOString()}`
-      if (state.notified.includes(key)) return false
-      await audit.append({ action: 'rotation.notice', target: p.name, actor: 'rekey', detail: { due_at: d.due_at.toISOString(), trigger: 'auto', current: state.current_id } })
-      return notify(
-        p,
-        'notice',
-        'Upcoming key rotation',
-        [`Secret: ${p.name} (${p.provider})`, ...(state.current_id ? [`Current credential: ${state.current_id}`] : []), `Next rotation: ${d.due_at.toISOString()}`, 'Action required: none (auto-rotation enabled)', `Run "rekey postpone ${p.name} 30d" to postpone by 30 days.`],
-        key,
-      )
+      // Under the secret's lock: two ticks (two instances) audit and send it once.
+      return journal.withSecretLock(p.name, NOTIFY_LOCK, async () => {
+        const state = await loadState(p)
+        const d = computeDue(p, state)
+        if (!d) return false
+        const key = `notice:${d.due_at.toISOString()}`
+        if (state.notified.includes(key)) return false
+        await audit.append({ action: 'rotation.notice', target: p.name, actor: 'rekey', detail: { due_at: d.due_at.toISOString(), trigger: 'auto', current: state.current_id } })
+        return deliver(
+          p,
+          'notice',
+          'Upcoming key rotation',
+          [`Secret: ${p.name} (${p.provider})`, ...(state.current_id ? [`Current credential: ${state.current_id}`] : []), `Next rotation: ${d.due_at.toISOString()}`, 'Action required: none (auto-rotation enabled)', `Run "rekey postpone ${p.name} 30d" to postpone by 30 days.`],
+          key,
+        )
+      })
     },
 
     /** Pushes the next scheduled rotation back (answers a notice: seed 004's "Reply SKIP"). */

@@ -103,6 +103,36 @@ describe('scheduler (tick) with a fake clock', () => {
     expect(t.notifier.sent.filter((n) => n.kind === 'started')).toHaveLength(1)
   })
 
+  it('a tick that saw the secret due after another tick already rotated it starts nothing (checked under the lock)', async () => {
+    const t = setup({ C: { schedule: 'every 1d', grace: '0', revoke: { idle: '0', max: '1d' } } })
+    await t.scheduler.tick(t.policies)
+    t.clock.advance(D + 1)
+    const p = t.policies[0]!
+    const first = await t.engine.rotateIfDue(p, { trigger: 'auto', actor: 'rekey' })
+    expect(first?.run.state).toBe('draining')
+    t.clock.advance(60_000)
+    t.provider.authenticate(t.targets.value('prod', 'C')!)
+    expect((await t.engine.resume(p, first!.run.id)).run.state).toBe('done')
+    // The other tick decided "rotate" from what it read before; by the time it holds the lock, it is not due.
+    expect(await t.engine.rotateIfDue(p, { trigger: 'auto', actor: 'rekey' })).toBeUndefined()
+    expect(await t.journal.listRuns('C')).toHaveLength(1)
+    // A manual rotation is not gated by the schedule.
+    expect((await t.engine.rotate(p, { trigger: 'manual', actor: 'alice' })).run.state).toBe('draining')
+    expect(await t.journal.listRuns('C')).toHaveLength(2)
+  })
+
+  it('a notice is audited and sent once when two ticks send it at the same time', async () => {
+    const t = setup({ N: { schedule: 'every 30d', notice: '7d' } })
+    await t.scheduler.tick(t.policies)
+    t.clock.advance(24 * D)
+    const p = t.policies[0]!
+    const sent = await Promise.allSettled([t.engine.sendNotice(p), t.engine.sendNotice(p), t.engine.sendNotice(p)])
+    expect(sent.filter((s) => s.status === 'fulfilled' && s.value)).toHaveLength(1)
+    for (const s of sent) if (s.status === 'rejected') expect(s.reason).toMatchObject({ code: 'IN_PROGRESS' })
+    expect(await t.engine.sendNotice(p)).toBe(false)
+    expect(t.notifier.sent.filter((n) => n.kind === 'notice')).toHaveLength(1)
+  })
+
   it('postpone moves the due time, and overdue alerts once at 1.5x the schedule', async () => {
     const t = setup({ K: { schedule: 'every 10d' } })
     await t.scheduler.tick(t.policies)

@@ -77,8 +77,9 @@ export function createScheduler(deps: SchedulerDeps) {
           r.deferred.push({ secret: p.name, reason: `outside its window; next opens ${windowAt(p.window, now).start.toISOString()}` })
           return
         }
-        const out = await engine.rotate(p, { trigger: 'auto', actor: deps.actor })
-        r.rotated.push({ secret: p.name, run: out.run.id, state: out.run.state })
+        const out = await engine.rotateIfDue(p, { trigger: 'auto', actor: deps.actor })
+        // undefined: another tick rotated it since the due-index was read (no longer due).
+        if (out) r.rotated.push({ secret: p.name, run: out.run.id, state: out.run.state })
         return
       }
       case 'notice': {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { promises as fs, constants as fsc } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -64,19 +65,28 @@ export function createFileJournal(o: FileJournalOptions): RotationJournal {
     }
   }
 
+  /**
+   * Creates the lock file with its content in one step: the content is written and synced to a
+   * private temp file, then hard-linked to the lock's name (link fails with EEXIST if it exists).
+   * A taker never sees an empty lock file it could mistake for a dead writer's.
+   */
   async function tryCreateLock(path: string, runId: string): Promise<boolean> {
+    const tmp = `${path}.${pid}.${randomBytes(4).toString('hex')}.tmp`
     try {
-      const h = await fs.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600)
+      const h = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600)
       try {
         await h.writeFile(JSON.stringify({ pid, host, run: runId, at: new Date().toISOString() }))
         await h.sync()
       } finally {
         await h.close()
       }
+      await fs.link(tmp, path)
       return true
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
       throw fileError(e, path, 'lock')
+    } finally {
+      await fs.rm(tmp, { force: true }).catch(() => undefined)
     }
   }
 

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { parseDocument } from 'yaml'
 import { createRotationEngine, type RotationEngine } from '../../app/rotation-engine.js'
@@ -16,9 +17,10 @@ import type { AuditLog } from '../../core/audit/audit-event.js'
 import { sha256Hex } from '../../core/crypto/hash.js'
 import { AppError } from '../../core/errors.js'
 import { parseRotationConfig, type Policy, type ProviderKind, type RotationConfig } from '../../core/rotation/policy.js'
-import type { CredentialProvider, RotationJournal, TargetStore } from '../../core/rotation/ports.js'
+import type { CredentialProvider, RotationJournal, Sealer, TargetStore } from '../../core/rotation/ports.js'
 import type { RotationRun } from '../../core/rotation/rotation-state.js'
 import { createAeadSealer } from '../../core/rotation/sealer.js'
+import type { KeysService } from '../../app/keys-service.js'
 import type { KeysHandle } from '../compose-keys.js'
 import type { CommandContext } from '../context.js'
 import { safe } from '../output.js'
@@ -104,7 +106,55 @@ function environmentNames(doc: unknown): string[] | undefined {
   return undefined
 }
 
-export async function openRotationProject(ctx: CommandContext, o: { trigger: 'auto' | 'manual'; onStep?: (run: RotationRun) => void; readOnly?: boolean } = { trigger: 'manual' }): Promise<RotationProject> {
+export interface OpenRotationOptions {
+  trigger: 'auto' | 'manual'
+  onStep?: (run: RotationRun) => void
+  readOnly?: boolean
+  /**
+   * Where runs, their journal, locks, the due-index and the audit log live. `auto` (the default):
+   * PostgreSQL when REKEY_DATABASE_URL (or serve's --database-url) is set, shared by every
+   * instance on that database; the project's .rekey/ files otherwise. `file`: always the files
+   * (the quickstart).
+   */
+  backend?: 'auto' | 'file'
+}
+
+/** The PostgreSQL side of a rotation project (REKEY_DATABASE_URL): journal, audit, sealer, keys. */
+interface PgRotationState {
+  journal: RotationJournal
+  audit: AuditLog
+  sealer: Sealer
+  keys: KeysService
+  close(): Promise<void>
+}
+
+async function openPgRotationState(ctx: CommandContext): Promise<PgRotationState> {
+  const [{ databaseFromEnv, masterFromEnv, openPgBackend }, { createPgJournal }, { createKeyringSealer }, { resolveKeyDir }] = await Promise.all([
+    import('../../server/pg-backend.js'),
+    import('../../adapters/postgres/journal.js'),
+    import('../../adapters/postgres/run-sealer.js'),
+    import('../key-dir.js'),
+  ])
+  const db = databaseFromEnv(ctx.opts, ctx.io.env)
+  let keyDir: string | undefined
+  try {
+    keyDir = resolveKeyDir(ctx.opts, ctx.io.env, ctx.io.cwd)
+  } catch {
+    keyDir = undefined
+  }
+  const master = await masterFromEnv(ctx.opts, ctx.io.env, keyDir)
+  // One connection holds each secret lock for the length of a step; the others serve queries.
+  const pg = await openPgBackend({ ...db, master, clock: ctx.clock, random: ctx.random, actor: ctx.actor, poolMax: 6 })
+  return {
+    journal: createPgJournal(pg.pool, { instance: `${hostname()}:${process.pid}` }),
+    audit: pg.audit,
+    sealer: createKeyringSealer(pg.keyring),
+    keys: pg.keysService(ctx.actor),
+    close: () => pg.close(),
+  }
+}
+
+export async function openRotationProject(ctx: CommandContext, o: OpenRotationOptions = { trigger: 'manual' }): Promise<RotationProject> {
   const { io, clock, random } = ctx
   const file = findPolicyFile(io.cwd, str(ctx.opts.config) ?? str(io.env.REKEY_CONFIG))
   const dir = dirname(file)
@@ -116,11 +166,13 @@ export async function openRotationProject(ctx: CommandContext, o: { trigger: 'au
   const policies = new Map(config.policies.map((p) => [p.name, p]))
 
   const stateDir = join(dir, STATE_DIR)
-  const journal = createFileJournal({ dir: stateDir })
-  const audit = createJsonlAuditLog({ path: join(dir, AUDIT_FILE), clock, actor: ctx.actor })
-  let sealerP: Promise<ReturnType<typeof createAeadSealer>> | undefined
+  const databaseUrl = str(ctx.opts.databaseUrl) ?? str(io.env.REKEY_DATABASE_URL)
+  const pgState = (o.backend ?? 'auto') === 'auto' && databaseUrl !== undefined ? await openPgRotationState(ctx) : undefined
+  const journal = pgState?.journal ?? createFileJournal({ dir: stateDir })
+  const audit = pgState?.audit ?? createJsonlAuditLog({ path: join(dir, AUDIT_FILE), clock, actor: ctx.actor })
+  let sealerP: Promise<Sealer> | undefined
   const sealer = () =>
-    (sealerP ??= (async () => {
+    (sealerP ??= pgState ? Promise.resolve(pgState.sealer) : (async () => {
       await ensurePrivateDir(stateDir)
       const material = await loadMasterKey({ envVar: MASTER_KEY_ENV, env: io.env, keyFile: join(stateDir, 'master.key'), create: true })
       return createAeadSealer(material, random)
@@ -139,7 +191,8 @@ export async function openRotationProject(ctx: CommandContext, o: { trigger: 'au
   }
 
   const closers: (() => Promise<void>)[] = []
-  const keysByDir = new Map<string, Promise<KeysHandle>>()
+  if (pgState) closers.push(() => pgState.close())
+  const keysByDir = new Map<string, Promise<Pick<KeysHandle, 'service'>>>()
   const urlOf = (p: Policy): string => {
     const url = p.options.url ?? (p.options.url_env ? io.env[p.options.url_env] : undefined)
     if (!url) throw new AppError('CONFIG_INVALID', `${p.name}: ${p.options.url_env ? `environment variable ${p.options.url_env} is not set` : 'url is required'}`)
@@ -148,9 +201,9 @@ export async function openRotationProject(ctx: CommandContext, o: { trigger: 'au
   const factories: Record<ProviderKind, (p: Policy) => CredentialProvider> = {
     apiauth: (p) => {
       const keyDir = p.options.key_dir ? resolve(dir, p.options.key_dir) : io.env.APIAUTH_KEY_DIR ? resolve(dir, io.env.APIAUTH_KEY_DIR) : join(io.env.HOME ?? dir, '.apiauth')
-      let h = keysByDir.get(keyDir)
+      let h = pgState ? Promise.resolve({ service: pgState.keys }) : keysByDir.get(keyDir)
       if (!h) {
-        const opened = import('../compose-keys.js').then((m) => m.openKeysService({ keyDir, env: io.env, clock, random, actor: ctx.actor }))
+        const opened = import('../compose-keys.js').then((m) => m.openKeysService({ keyDir, env: io.env, clock, random, actor: ctx.actor, backend: 'file' }))
         // Opened eagerly, awaited on first use: a failure (no master key) surfaces there, not as an unhandled rejection.
         opened.catch(() => undefined)
         keysByDir.set(keyDir, opened)

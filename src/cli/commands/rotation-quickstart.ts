@@ -57,7 +57,8 @@ export async function quickstartCommand(ctx: CommandContext, args: string[]): Pr
   // 1. A key in a key directory inside the folder.
   step(1, 'creating an apiauth key')
   const keyDir = join(dir, 'keys')
-  const keys = await openKeysService({ keyDir, env: { ...ctx.io.env, APIAUTH_MASTER_KEY: undefined }, clock: ctx.clock, random: ctx.random, actor: ctx.actor })
+  // The embedded file backend, even when REKEY_DATABASE_URL is set: the quickstart is self-contained.
+  const keys = await openKeysService({ keyDir, env: { ...ctx.io.env, APIAUTH_MASTER_KEY: undefined }, clock: ctx.clock, random: ctx.random, actor: ctx.actor, backend: 'file' })
   let service: Awaited<ReturnType<typeof startDemoService>> | undefined
   try {
     const { entry, key } = await keys.service.generateApiKey({ name: 'demo', service: 'quickstart' })
@@ -102,7 +103,7 @@ export async function quickstartCommand(ctx: CommandContext, args: string[]): Pr
     step(5, 'rotating DEMO_API_KEY')
     // The demo's own files only: no master key or policy file from the caller's environment.
     const sub: CommandContext = { ...ctx, io: { ...ctx.io, cwd: dir, env: { ...ctx.io.env, APIAUTH_MASTER_KEY: undefined, APIAUTH_KEY_DIR: undefined, REKEY_CONFIG: undefined } }, opts: { ...ctx.opts, config: undefined } }
-    const result = await withRotationProject(sub, { trigger: 'manual' }, async (project) => {
+    const result = await withRotationProject(sub, { trigger: 'manual', backend: 'file' }, async (project) => {
       const p = project.policy(SECRET)
       const first = await project.engine.rotate(p, { trigger: 'manual', actor: ctx.actor })
       if (first.run.state !== 'draining' && first.run.state !== 'done') throw new AppError('ROLLED_BACK', `${SECRET}: ${first.run.error ?? first.run.state} (run ${first.run.id})`)
