@@ -79,14 +79,21 @@ export function createPgJournal(pool: Pool, o: { instance?: string } = {}): Rota
     async withSecretLock(secret, runId, fn) {
       const c = await connect(pool)
       const id = lockId(schema, `rotation:${secret}`)
-      let locked = false
+      let locked: boolean | undefined
       try {
-        locked = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [id])).rows[0]?.ok === true
-        if (!locked) {
+        // The holder records its run just after taking the lock: a taker that arrives in between
+        // looks again briefly (or takes the lock, if the holder is done by then) rather than
+        // reporting an unknown run.
+        for (let attempt = 0; ; attempt++) {
+          locked = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [id])).rows[0]?.ok === true
+          if (locked) break
           const holder = (await c.query<{ run_id: string; instance: string }>('SELECT run_id, instance FROM rotation_locks WHERE secret = $1', [secret])).rows[0]
-          throw new AppError('IN_PROGRESS', `${secret}: in progress (run ${holder?.run_id ?? 'unknown'})`, {
-            hint: `another rekey instance (${holder?.instance ?? 'unknown'}) is rotating it; wait for it, or check "rekey status"`,
-          })
+          if (holder || attempt >= 20) {
+            throw new AppError('IN_PROGRESS', `${secret}: in progress (run ${holder?.run_id ?? 'unknown'})`, {
+              hint: `another rekey instance (${holder?.instance ?? 'unknown'}) is rotating it; wait for it, or check "rekey status"`,
+            })
+          }
+          await new Promise((r) => setTimeout(r, 10))
         }
         await c.query(
           'INSERT INTO rotation_locks (secret, run_id, instance, taken_at) VALUES ($1, $2, $3, now()) ON CONFLICT (secret) DO UPDATE SET run_id = EXCLUDED.run_id, instance = EXCLUDED.instance, taken_at = now()',

@@ -47,6 +47,8 @@ export interface RotationProject {
   scheduler: Scheduler
   journal: RotationJournal
   audit: AuditLog
+  /** Where the journal lives, for messages: "<dir>/.rekey", or the database (password hidden). */
+  journalPlace: string
   providerFor(p: Policy): CredentialProvider
   targetFor(env: string, p: Policy): Promise<TargetStore>
   policy(name: string): Policy
@@ -121,6 +123,7 @@ export interface OpenRotationOptions {
 
 /** The PostgreSQL side of a rotation project (REKEY_DATABASE_URL): journal, audit, sealer, keys. */
 interface PgRotationState {
+  place: string
   journal: RotationJournal
   audit: AuditLog
   sealer: Sealer
@@ -145,7 +148,9 @@ async function openPgRotationState(ctx: CommandContext): Promise<PgRotationState
   const master = await masterFromEnv(ctx.opts, ctx.io.env, keyDir)
   // One connection holds each secret lock for the length of a step; the others serve queries.
   const pg = await openPgBackend({ ...db, master, clock: ctx.clock, random: ctx.random, actor: ctx.actor, poolMax: 6 })
+  const { redactUrl } = await import('../../adapters/postgres/db.js')
   return {
+    place: `the database ${redactUrl(db.url)} (schema ${db.schema})`,
     journal: createPgJournal(pg.pool, { instance: `${hostname()}:${process.pid}` }),
     audit: pg.audit,
     sealer: createKeyringSealer(pg.keyring),
@@ -287,6 +292,7 @@ export async function openRotationProject(ctx: CommandContext, o: OpenRotationOp
     scheduler,
     journal,
     audit,
+    journalPlace: pgState?.place ?? stateDir,
     providerFor,
     targetFor,
     policy(name) {

@@ -115,6 +115,7 @@ export async function quickstartCommand(ctx: CommandContext, args: string[]): Pr
       return { run: end.run, newStatus, oldStatus, events, newLast4: last4(newValue!) }
     })
     step(6, 'done')
+    if ((ctx.io.env.REKEY_DATABASE_URL ?? '') !== '') o.note('note: this demo ran on the embedded file backend although REKEY_DATABASE_URL is set; unset it to look at the demo with rekey status/history')
 
     const timeline = result.events.map((e) => ({ ts: e.ts, action: e.action, target: e.target, env: e.env ?? null, status: e.status, old_last4: e.detail.old_last4 ?? null, new_last4: e.detail.new_last4 ?? null }))
     if (o.json) {

@@ -104,7 +104,7 @@ export async function resumeCommand(ctx: CommandContext, args: string[]): Promis
   const runId = args[0]!
   await withRotationProject(ctx, { trigger: 'manual', onStep: progress(ctx) }, async (project) => {
     const run = await project.journal.getRun(runId)
-    if (!run) throw new AppError('NOT_FOUND', `run ${runId} not found in ${project.dir}/.rekey`, { hint: 'see "rekey history NAME" or "rekey status"' })
+    if (!run) throw new AppError('NOT_FOUND', `run ${runId} not found in ${safe(project.journalPlace)}`, { hint: 'see "rekey history NAME" or "rekey status"' })
     const p = project.policy(run.secret)
     const out = await project.engine.resume(p, runId, { operator: true })
     report(ctx, p, out, out.run.state === 'rolled_back' ? 'Rolled back' : 'Resumed')
