@@ -83,6 +83,15 @@ describe.skipIf(!(await serviceAvailable('postgres')))('two rekey installations 
     const dump = JSON.stringify((await db.pool.query('SELECT * FROM rotation_runs')).rows) + JSON.stringify((await db.pool.query('SELECT * FROM audit_events')).rows) + JSON.stringify((await db.pool.query('SELECT * FROM rotation_states')).rows)
     expect(dump).not.toContain(initial)
     expect(dump).not.toContain(value)
+    // The audit commands of either host read the database's chain.
+    const verify = await spawnBin('rekey', ['audit', 'verify'], { cwd: b, env })
+    expect(verify.code, verify.stderr).toBe(0)
+    expect(verify.stdout).toMatch(/^✓ the database postgres:\/\/.+ \(schema rk_t_[0-9a-f]+\): \d+ events, chain intact$/m)
+    const csv = await spawnBin('rekey', ['audit', 'export', '--format', 'csv', '--since', '1d'], { cwd: a, env })
+    expect(csv.code, csv.stderr).toBe(0)
+    expect(csv.stdout.split('\r\n')[0]).toBe('timestamp,secret,target,old_last4,new_last4,triggered_by,status,action')
+    expect(csv.stdout).toContain(`${SECRET},prod,`)
+    expect(csv.stdout).not.toContain(value)
   })
 
   it('"rekey tick" from both with one due rotation and one due notice: each is done once', async () => {

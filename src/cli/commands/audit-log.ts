@@ -17,10 +17,25 @@ function sources(ctx: CommandContext): string[] {
   return files.filter((f) => existsSync(f))
 }
 
-function open(ctx: CommandContext): { svc: AuditService; files: string[] } {
+/**
+ * The audit logs to read: the file logs (apiauth key directory, envault project), and with
+ * REKEY_DATABASE_URL the database's chain too (where keys, secrets and rotations on PostgreSQL
+ * write their events). Reading the database needs no master key: events hold no secret.
+ */
+async function open(ctx: CommandContext): Promise<{ svc: AuditService; files: string[]; close(): Promise<void> }> {
   const files = sources(ctx)
-  const svc = createAuditService({ sources: files.map((f) => ({ name: f, log: createJsonlAuditLog({ path: f, clock: ctx.clock, actor: ctx.actor }) })) })
-  return { svc, files }
+  const logs = files.map((f) => ({ name: f, log: createJsonlAuditLog({ path: f, clock: ctx.clock, actor: ctx.actor }) }))
+  let close: () => Promise<void> = async () => undefined
+  if ((ctx.io.env.REKEY_DATABASE_URL ?? '') !== '') {
+    const [{ databaseFromEnv }, { createPgPool, redactUrl }, { createPgAuditLog }] = await Promise.all([import('../../server/pg-backend.js'), import('../../adapters/postgres/db.js'), import('../../adapters/postgres/audit-log.js')])
+    const db = databaseFromEnv({}, ctx.io.env)
+    const pool = createPgPool({ url: db.url, schema: db.schema, max: 2 })
+    close = () => pool.end().catch(() => undefined)
+    const name = `the database ${redactUrl(db.url)} (schema ${db.schema})`
+    logs.push({ name, log: createPgAuditLog(pool, { clock: ctx.clock, actor: ctx.actor }) })
+    files.push(name)
+  }
+  return { svc: createAuditService({ sources: logs }), files, close }
 }
 
 function query(ctx: CommandContext, opts: Record<string, unknown>): AuditQuery {
@@ -32,11 +47,20 @@ function query(ctx: CommandContext, opts: Record<string, unknown>): AuditQuery {
 
 const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v))
 
+/** Opens the audit logs, runs `fn`, and closes the database connection if one was opened. */
+async function withAudit<T>(ctx: CommandContext, fn: (a: { svc: AuditService; files: string[] }) => Promise<T>): Promise<T> {
+  const a = await open(ctx)
+  try {
+    return await fn(a)
+  } finally {
+    await a.close()
+  }
+}
+
 /** `rekey audit log [--since] [--filter] [--json]`: one line per event, oldest first. */
 export async function auditLogCommand(ctx: CommandContext, _args: string[], opts: Record<string, unknown>): Promise<number> {
   const q = query(ctx, opts)
-  const { svc } = open(ctx)
-  const events = await svc.query(q)
+  const events = await withAudit(ctx, ({ svc }) => svc.query(q))
   if (ctx.out.json) {
     ctx.out.data(events)
     return 0
@@ -61,19 +85,19 @@ export async function auditExportCommand(ctx: CommandContext, _args: string[], o
   const format = typeof opts.format === 'string' ? opts.format : 'csv'
   if (format !== 'csv' && format !== 'json') throw usageError(`invalid --format "${format}": use csv or json`)
   const q = query(ctx, opts)
-  const { svc } = open(ctx)
-  if (format === 'json' || ctx.out.json) {
-    ctx.out.data(await svc.query(q))
+  return withAudit(ctx, async ({ svc }) => {
+    if (format === 'json' || ctx.out.json) {
+      ctx.out.data(await svc.query(q))
+      return 0
+    }
+    ctx.io.stdout.write(toCsv(await svc.compliance(q)))
     return 0
-  }
-  ctx.io.stdout.write(toCsv(await svc.compliance(q)))
-  return 0
+  })
 }
 
 /** `rekey audit verify`: exit 0 when every chain is intact, 1 naming the file and record otherwise. */
 export async function auditVerifyCommand(ctx: CommandContext): Promise<number> {
-  const { svc, files } = open(ctx)
-  const results = await svc.verify()
+  const { results, files } = await withAudit(ctx, async ({ svc, files }) => ({ results: await svc.verify(), files }))
   const broken = results.filter((r) => !r.result.ok)
   if (ctx.out.json) {
     ctx.out.data({ ok: broken.length === 0, logs: results.map((r) => ({ file: r.source, ...r.result })) })
