@@ -119,6 +119,11 @@ export interface OpenRotationOptions {
    * (the quickstart).
    */
   backend?: 'auto' | 'file'
+  /**
+   * Connections to PostgreSQL. Each rotation in progress holds one (its secret's lock) while it
+   * runs, so a server rotating several secrets at once needs more than the CLI's default (6).
+   */
+  dbPoolMax?: number
 }
 
 /** The PostgreSQL side of a rotation project (REKEY_DATABASE_URL): journal, audit, sealer, keys. */
@@ -131,7 +136,7 @@ interface PgRotationState {
   close(): Promise<void>
 }
 
-async function openPgRotationState(ctx: CommandContext): Promise<PgRotationState> {
+async function openPgRotationState(ctx: CommandContext, poolMax: number): Promise<PgRotationState> {
   const [{ databaseFromEnv, masterFromEnv, openPgBackend }, { createPgJournal }, { createKeyringSealer }, { resolveKeyDir }] = await Promise.all([
     import('../../server/pg-backend.js'),
     import('../../adapters/postgres/journal.js'),
@@ -146,8 +151,8 @@ async function openPgRotationState(ctx: CommandContext): Promise<PgRotationState
     keyDir = undefined
   }
   const master = await masterFromEnv(ctx.opts, ctx.io.env, keyDir)
-  // One connection holds each secret lock for the length of a step; the others serve queries.
-  const pg = await openPgBackend({ ...db, master, clock: ctx.clock, random: ctx.random, actor: ctx.actor, poolMax: 6 })
+  // One connection holds each secret lock for the length of a run step; the others serve queries.
+  const pg = await openPgBackend({ ...db, master, clock: ctx.clock, random: ctx.random, actor: ctx.actor, poolMax })
   const { redactUrl } = await import('../../adapters/postgres/db.js')
   return {
     place: `the database ${redactUrl(db.url)} (schema ${db.schema})`,
@@ -172,7 +177,7 @@ export async function openRotationProject(ctx: CommandContext, o: OpenRotationOp
 
   const stateDir = join(dir, STATE_DIR)
   const databaseUrl = str(ctx.opts.databaseUrl) ?? str(io.env.REKEY_DATABASE_URL)
-  const pgState = (o.backend ?? 'auto') === 'auto' && databaseUrl !== undefined ? await openPgRotationState(ctx) : undefined
+  const pgState = (o.backend ?? 'auto') === 'auto' && databaseUrl !== undefined ? await openPgRotationState(ctx, o.dbPoolMax ?? 6) : undefined
   const journal = pgState?.journal ?? createFileJournal({ dir: stateDir })
   const audit = pgState?.audit ?? createJsonlAuditLog({ path: join(dir, AUDIT_FILE), clock, actor: ctx.actor })
   let sealerP: Promise<Sealer> | undefined

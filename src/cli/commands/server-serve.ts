@@ -9,7 +9,8 @@ import { parseDuration } from '../../core/time/duration.js'
 async function openRotations(ctx: CommandContext) {
   const { openRotationProject } = await import('./rotation-compose.js')
   const { createRotationsApi } = await import('../../server/rotations-api.js')
-  const project = await openRotationProject(ctx, { trigger: 'auto' })
+  // Its rotation state is in the same database; API triggers may rotate several secrets at once.
+  const project = await openRotationProject(ctx, { trigger: 'auto', dbPoolMax: 24 })
   return { project, api: createRotationsApi(project) }
 }
 
