@@ -12,7 +12,7 @@ describe('rekey quickstart', () => {
     const r = await spawnBin('rekey', ['quickstart', 'demo'], { cwd, env: { REKEY_ACTOR: 'newcomer', APIAUTH_MASTER_KEY: '9'.repeat(64), APIAUTH_KEY_DIR: '/nonexistent' } })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/^✓ Rotated DEMO_API_KEY \(run rot_[0-9a-f]{16}\): done$/m)
-    expect(r.stdout).toMatch(/new key …\w{4}: service says 200; old key …\w{4}: service says 401/)
+    expect(r.stdout).toMatch(/new key …[\w-]{4}: service says 200; old key …[\w-]{4}: service says 401/)
     expect(r.stdout).toContain('Audit timeline (.envault-audit.log):')
     for (const a of ['rotation.start', 'rotation.stage', 'rotation.verify', 'rotation.promote', 'rotation.revoke']) expect(r.stdout).toContain(a)
     const dir = join(cwd, 'demo')
