@@ -137,22 +137,15 @@ interface PgRotationState {
 }
 
 async function openPgRotationState(ctx: CommandContext, poolMax: number): Promise<PgRotationState> {
-  const [{ databaseFromEnv, masterFromEnv, openPgBackend }, { createPgJournal }, { createKeyringSealer }, { resolveKeyDir }] = await Promise.all([
+  const [{ databaseFromEnv }, { openPgForCommand }, { createPgJournal }, { createKeyringSealer }] = await Promise.all([
     import('../../server/pg-backend.js'),
+    import('./server-common.js'),
     import('../../adapters/postgres/journal.js'),
     import('../../adapters/postgres/run-sealer.js'),
-    import('../key-dir.js'),
   ])
   const db = databaseFromEnv(ctx.opts, ctx.io.env)
-  let keyDir: string | undefined
-  try {
-    keyDir = resolveKeyDir(ctx.opts, ctx.io.env, ctx.io.cwd)
-  } catch {
-    keyDir = undefined
-  }
-  const master = await masterFromEnv(ctx.opts, ctx.io.env, keyDir)
   // One connection holds each secret lock for the length of a run step; the others serve queries.
-  const pg = await openPgBackend({ ...db, master, clock: ctx.clock, random: ctx.random, actor: ctx.actor, poolMax })
+  const pg = await openPgForCommand(ctx, { poolMax })
   const { redactUrl } = await import('../../adapters/postgres/db.js')
   return {
     place: `the database ${redactUrl(db.url)} (schema ${db.schema})`,

@@ -3,8 +3,11 @@ import type { CommandContext } from '../context.js'
 import { resolveKeyDir } from '../key-dir.js'
 import { databaseFromEnv, masterFromEnv, openPgBackend, type PgBackend } from '../../server/pg-backend.js'
 
-/** Opens the PostgreSQL backend for a command and closes it when `fn` is done. */
-export async function withPg<T>(ctx: CommandContext, fn: (b: PgBackend) => Promise<T>): Promise<T> {
+/**
+ * Opens the PostgreSQL backend for a command: the database from flags or REKEY_DATABASE_URL,
+ * the master key from REKEY_MASTER_KEY/APIAUTH_MASTER_KEY or the key directory's master.key.
+ */
+export async function openPgForCommand(ctx: CommandContext, o: { poolMax?: number } = {}): Promise<PgBackend> {
   const { url, schema } = databaseFromEnv(ctx.opts, ctx.io.env)
   let keyDir: string | undefined
   try {
@@ -13,7 +16,12 @@ export async function withPg<T>(ctx: CommandContext, fn: (b: PgBackend) => Promi
     keyDir = undefined
   }
   const master = await masterFromEnv(ctx.opts, ctx.io.env, keyDir)
-  const b = await openPgBackend({ url, schema, master, clock: ctx.clock, random: ctx.random, actor: ctx.actor })
+  return openPgBackend({ url, schema, master, clock: ctx.clock, random: ctx.random, actor: ctx.actor, ...(o.poolMax === undefined ? {} : { poolMax: o.poolMax }) })
+}
+
+/** Opens the PostgreSQL backend for a command and closes it when `fn` is done. */
+export async function withPg<T>(ctx: CommandContext, fn: (b: PgBackend) => Promise<T>): Promise<T> {
+  const b = await openPgForCommand(ctx)
   try {
     return await fn(b)
   } finally {
