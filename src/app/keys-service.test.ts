@@ -102,6 +102,20 @@ describe('keys service: API keys', () => {
     expect((await svc.usage(a.entry.id))[0]!.use_count).toBe(1)
   })
 
+  it('records the use of a revoked version, so a revoked credential presented can be reported', async () => {
+    const { svc, repo, clock } = setup()
+    const { entry, key: k1 } = await svc.generateApiKey({ name: 'n', service: 's' })
+    await svc.rotate(entry.id, { graceMs: 24 * HOUR })
+    await svc.revokeVersion(entry.id, 1)
+    clock.advance(HOUR)
+    expect((await svc.verify(k1)).status).toBe('REVOKED')
+    await repo.flush()
+    const v1 = (await svc.usage(entry.id)).find((u) => u.version === 1)!
+    expect(v1.last_used_at).toBe(clock.now().toISOString())
+    expect(Date.parse(v1.last_used_at!)).toBeGreaterThan(Date.parse(v1.revoked_at!))
+    expect((await svc.verify('ak_not-a-stored-key')).status).toBe('INVALID')
+  })
+
   it('revokeVersion ends a previous version now, is idempotent, and refuses the current version', async () => {
     const { svc, events } = setup()
     const { entry, key: k1 } = await svc.generateApiKey({ name: 'n', service: 's' })

@@ -367,7 +367,9 @@ export function createKeysService(d: KeysServiceDeps): KeysService {
         const check = secret ? await (await jwt()).checkToken(k, { id: entry.id, version, secret, now: t }) : ({ ok: false, status: 'INVALID', reason: 'no signing key' } as const)
         if (!check.ok) r = { status: check.status, id: entry.id, version, name: entry.name, service: entry.service, type: entry.type, reason: check.reason }
       }
-      if (r.status === 'VALID') await repo.recordUse({ id: entry.id, version, at: iso(t) })
+      // A VALID use feeds the idle gate; a REVOKED one (the presenter holds a real, retired credential)
+      // is recorded too, so the rotation engine can report "revoked credential presented".
+      if (r.status === 'VALID' || r.status === 'REVOKED') await repo.recordUse({ id: entry.id, version, at: iso(t) })
       return r
     },
 
