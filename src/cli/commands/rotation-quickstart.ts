@@ -136,7 +136,7 @@ export async function quickstartCommand(ctx: CommandContext, args: string[]): Pr
       o.line(`  ${t.ts}  ${t.action.padEnd(17)} ${safe(t.target)}${t.env ? ` env=${safe(t.env)}` : ''}  ${t.status}${masks}`)
     }
     o.line('')
-    o.line(`Next: cd ${safe(dir)} && rekey status; rekey history ${SECRET}; rekey audit verify`)
+    o.line(`Next: cd ${safe(dir)} && rekey status; rekey history ${SECRET}; rekey audit verify -d keys`)
   } finally {
     await new Promise<void>((r) => (service ? service.server.close(() => r()) : r()))
     await keys.close().catch(() => undefined)
