@@ -40,6 +40,19 @@ describe('keys service: API keys', () => {
     expect(JSON.stringify(events)).not.toContain(key)
   })
 
+  it('draws a new key id before its transaction and redraws one already in use (the transaction reads only that id)', async () => {
+    const repo = createMemoryKeyRepository()
+    const ids = ['aaaaaaaaaaaa', 'aaaaaaaaaaaa', 'aaaaaaaaaaaa', 'bbbbbbbbbbbb']
+    const random = { bytes: (n: number) => (n === 6 && ids.length > 0 ? Buffer.from(ids.shift()!, 'hex') : systemRandom.bytes(n)) }
+    const events: AuditEventInput[] = []
+    const audit = { append: async (e: AuditEventInput) => (events.push(e), e as unknown as AuditEvent) }
+    const svc = createKeysService({ repo, signing: createMemorySigningKeyStore(), audit, clock: createFakeClock('2026-01-01T00:00:00Z'), random, actor: 'tester' })
+    expect((await svc.generateApiKey({ name: 'a', service: 's' })).entry.id).toBe('aaaaaaaaaaaa')
+    expect((await svc.importKey({ name: 'b', service: 's', key: 'imported_key_0123456789' })).entry.id).toBe('bbbbbbbbbbbb')
+    expect(ids).toEqual([])
+    expect(events.map((e) => e.target)).toEqual(['aaaaaaaaaaaa', 'bbbbbbbbbbbb'])
+  })
+
   it('never puts "v<digit>" in a generated key (seed 001 greps the version out of rotate output)', async () => {
     const { svc } = setup()
     for (let i = 0; i < 200; i++) expect((await svc.generateApiKey({ name: 'n', service: 's' })).key.slice(3)).not.toMatch(/v[0-9]/)

@@ -223,6 +223,21 @@ export function createKeysService(d: KeysServiceDeps): KeysService {
 
   const jwt = () => import('../core/keys/jwt.js')
 
+  // A new key's id is drawn before its transaction, which then reads only that id (no store-wide
+  // read on PostgreSQL). The rare id already in use is refused inside the transaction and redrawn.
+  const idTaken = (id: string) => new AppError('CONFLICT', `key id ${id} is taken; try again`, { retryable: true })
+  const withFreshId = async <T>(create: (id: string) => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      const id = newKeyId(random)
+      try {
+        return await create(id)
+      } catch (e) {
+        const taken = e instanceof AppError && e.code === 'CONFLICT' && e.message === idTaken(id).message
+        if (!taken || attempt >= 5) throw e
+      }
+    }
+  }
+
   const service: KeysService = {
     async generateApiKey(o) {
       const name = checkText(o.name, '--name')
@@ -231,21 +246,23 @@ export function createKeysService(d: KeysServiceDeps): KeysService {
       const prefix = validatePrefix(o.prefix ?? DEFAULT_PREFIX)
       if (o.rateLimit !== undefined && (!Number.isInteger(o.rateLimit) || o.rateLimit <= 0)) throw usageError(`invalid --rate-limit ${o.rateLimit}: use a positive whole number`)
       const key = newApiKey(random, prefix)
-      return repo.mutate(
-        (tx) => {
-          let id = newKeyId(random)
-          while (tx.has(id)) id = newKeyId(random)
-          const t = now()
-          const entry = freshEntry({ id, type: 'api_key', name, service: svc, prefix, key, at: iso(t), expires_at: expiryFrom(t, days), rate_limit: o.rateLimit ?? null })
-          tx.put(entry)
-          return { entry, key }
-        },
-        ({ entry }) =>
-          audit({
-            action: 'api_key.create',
-            target: entry.id,
-            detail: { name: entry.name, service: entry.service, version: 1, new_last4: last4(key), expires_at: entry.expires_at, trigger: o.trigger ?? 'manual' },
-          }),
+      return withFreshId((id) =>
+        repo.mutate(
+          (tx) => {
+            if (tx.has(id)) throw idTaken(id)
+            const t = now()
+            const entry = freshEntry({ id, type: 'api_key', name, service: svc, prefix, key, at: iso(t), expires_at: expiryFrom(t, days), rate_limit: o.rateLimit ?? null })
+            tx.put(entry)
+            return { entry, key }
+          },
+          ({ entry }) =>
+            audit({
+              action: 'api_key.create',
+              target: entry.id,
+              detail: { name: entry.name, service: entry.service, version: 1, new_last4: last4(key), expires_at: entry.expires_at, trigger: o.trigger ?? 'manual' },
+            }),
+          { ids: [id] },
+        ),
       )
     },
 
@@ -263,7 +280,7 @@ export function createKeysService(d: KeysServiceDeps): KeysService {
       const token = await signToken({ id, version: 1, secret, now: t, expiresAt: expires_at, claims })
       return repo.mutate(
         (tx) => {
-          if (tx.has(id)) throw new AppError('CONFLICT', `key id ${id} is taken; try again`, { retryable: true })
+          if (tx.has(id)) throw idTaken(id)
           const entry = freshEntry({ id, type: 'jwt', name, service: svc, prefix: 'jwt', key: token, at: iso(t), expires_at, rate_limit: null, claims })
           tx.put(entry)
           return { entry, key: token }
@@ -274,6 +291,7 @@ export function createKeysService(d: KeysServiceDeps): KeysService {
             target: entry.id,
             detail: { name: entry.name, service: entry.service, version: 1, new_last4: last4(token), expires_at, trigger: o.trigger ?? 'manual' },
           }),
+        { ids: [id] },
       )
     },
 
@@ -284,21 +302,23 @@ export function createKeysService(d: KeysServiceDeps): KeysService {
       const key = o.key
       if (key.length < 16) throw usageError('the key to import is too short (at least 16 characters)')
       if (key.length > 4096 || /[\s\u0000-\u001f\u007f]/.test(key)) throw usageError('the key to import must be one line of at most 4096 characters without spaces')
-      return repo.mutate(
-        (tx) => {
-          let id = newKeyId(random)
-          while (tx.has(id)) id = newKeyId(random)
-          const t = now()
-          const entry = freshEntry({ id, type: 'api_key', name, service: svc, prefix: prefixOf(key), key, at: iso(t), expires_at: expiryFrom(t, days), rate_limit: null })
-          tx.put(entry) // refuses a key already in the store (ALREADY_EXISTS)
-          return { entry }
-        },
-        ({ entry }) =>
-          audit({
-            action: 'api_key.import',
-            target: entry.id,
-            detail: { name: entry.name, service: entry.service, version: 1, new_last4: last4(key), expires_at: entry.expires_at, trigger: o.trigger ?? 'manual' },
-          }),
+      return withFreshId((id) =>
+        repo.mutate(
+          (tx) => {
+            if (tx.has(id)) throw idTaken(id)
+            const t = now()
+            const entry = freshEntry({ id, type: 'api_key', name, service: svc, prefix: prefixOf(key), key, at: iso(t), expires_at: expiryFrom(t, days), rate_limit: null })
+            tx.put(entry) // refuses a key already in the store (ALREADY_EXISTS)
+            return { entry }
+          },
+          ({ entry }) =>
+            audit({
+              action: 'api_key.import',
+              target: entry.id,
+              detail: { name: entry.name, service: entry.service, version: 1, new_last4: last4(key), expires_at: entry.expires_at, trigger: o.trigger ?? 'manual' },
+            }),
+          { ids: [id] },
+        ),
       )
     },
 
@@ -351,6 +371,7 @@ export function createKeysService(d: KeysServiceDeps): KeysService {
               trigger: o.trigger ?? 'manual',
             },
           }),
+        { ids: [id] },
       )
     },
 
@@ -384,6 +405,7 @@ export function createKeysService(d: KeysServiceDeps): KeysService {
           return entry
         },
         (entry) => audit({ action: `${resource(entry.type)}.revoke`, target: entry.id, detail: { version: entry.version, trigger: o.trigger ?? 'manual' } }),
+        { ids: [id] },
       )
     },
 
@@ -409,6 +431,7 @@ export function createKeysService(d: KeysServiceDeps): KeysService {
         async (entry) => {
           if (changed) await audit({ action: `${resource(entry.type)}.revoke_version`, target: entry.id, detail: { version, trigger: o.trigger ?? 'manual' } })
         },
+        { ids: [id] },
       )
       return result
     },
@@ -441,6 +464,7 @@ export function createKeysService(d: KeysServiceDeps): KeysService {
         },
         (entry) =>
           audit({ action: `${resource(entry.type)}.rollback`, target: entry.id, detail: { version: entry.version, retired_version: retired, trigger: o.trigger ?? 'manual' } }),
+        { ids: [id] },
       )
     },
 

@@ -1,5 +1,5 @@
 import type { KeyEntry } from '../core/keys/key-entry.js'
-import type { KeyRepository, KeyTx } from '../core/keys/ports.js'
+import type { KeyRepository, KeyTx, MutateOptions } from '../core/keys/ports.js'
 import type { ChangeListener } from '../adapters/postgres/listener.js'
 
 type Hit = { entry: KeyEntry; version: number } | null
@@ -82,10 +82,10 @@ export function createCachedKeyRepository(inner: KeyRepository, listener: Pick<C
       }
       return r
     },
-    async mutate<T>(fn: (tx: KeyTx) => Promise<T> | T, beforeCommit?: (result: T) => Promise<void>) {
+    async mutate<T>(fn: (tx: KeyTx) => Promise<T> | T, beforeCommit?: (result: T) => Promise<void>, o?: MutateOptions) {
       const touched: string[] = []
       try {
-        return await inner.mutate((tx) => fn({ ...tx, get: (id) => tx.get(id), has: (id) => tx.has(id), all: () => tx.all(), put: (e) => (touched.push(e.id), tx.put(e)) }), beforeCommit)
+        return await inner.mutate((tx) => fn({ ...tx, get: (id) => tx.get(id), has: (id) => tx.has(id), all: () => tx.all(), put: (e) => (touched.push(e.id), tx.put(e)) }), beforeCommit, o)
       } finally {
         for (const id of touched) dropId(id)
       }

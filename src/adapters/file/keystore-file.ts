@@ -4,7 +4,7 @@ import { openDocument, sealDocument } from '../../core/crypto/aead.js'
 import { newKdfParams, type KdfParams, type MasterKeyMaterial } from '../../core/crypto/kdf.js'
 import { AppError } from '../../core/errors.js'
 import type { KeyEntry, KeyUsage } from '../../core/keys/key-entry.js'
-import { HashIndex, addUse, cloneEntry, createWorkingTx, freezeEntry, withUsage, type UsageTally } from '../../core/keys/key-index.js'
+import { HashIndex, addUse, cloneEntry, createWorkingTx, freezeEntry, onlyIds, withUsage, type UsageTally } from '../../core/keys/key-index.js'
 import type { KeyRepository, SigningKeyStore } from '../../core/keys/ports.js'
 import type { Random } from '../../core/ports.js'
 import { ensurePrivateDir, fileError, writeFileAtomic } from './atomic-write.js'
@@ -275,12 +275,13 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
       const t = await unfolded(s.usageGen)
       return [...s.byId.values()].map((e) => cloneEntry(withUsage(e, t)))
     },
-    mutate(fn, beforeCommit) {
+    mutate(fn, beforeCommit, mo) {
       return lock(async () => {
         await flush()
         const s = await loadSync()
         const { tx, work } = createWorkingTx(s.byId)
-        const result = await fn(tx)
+        // The whole store is loaded anyway; declared ids are only enforced (same rules as PostgreSQL).
+        const result = await fn(mo?.ids ? onlyIds(tx, mo.ids) : tx)
         if (beforeCommit) await beforeCommit(result)
         // Compact the usage log: rename it out of the way so new appends start a fresh file,
         // then fold every pending generation into the entries written below.

@@ -1,8 +1,8 @@
 import type { KeyEntry, KeyUsage } from '../../core/keys/key-entry.js'
-import type { KeyRepository, KeyTx, SigningKeyStore } from '../../core/keys/ports.js'
+import type { KeyRepository, KeyTx, MutateOptions, SigningKeyStore } from '../../core/keys/ports.js'
 import type { Random } from '../../core/ports.js'
 import { AppError } from '../../core/errors.js'
-import { assertWellFormed } from '../../core/keys/key-index.js'
+import { assertWellFormed, onlyIds } from '../../core/keys/key-index.js'
 import type { Keyring } from './keyring.js'
 import { inTx, lockId, notifyChange, pgError, schemaOf, type Pool } from './db.js'
 
@@ -39,9 +39,11 @@ export interface PgKeyRepository extends KeyRepository {
  * transaction-scoped advisory lock (the same exclusion the file store gets from its lock file) and
  * queues a NOTIFY so every instance's verification cache drops the changed keys on commit.
  *
- * The transaction view (`KeyTx`) is synchronous, so mutate needs every entry at hand. Rather than
- * reading the whole table on each mutation, the repository keeps a mirror and, under the lock,
- * reads only rows whose revision is newer than the mirror's.
+ * The transaction view (`KeyTx`) is synchronous. A mutation that declares its ids (every use case
+ * does) reads only those rows under the lock: no whole-table read, whatever the table's size.
+ * Without ids (db import, tests), mutate needs every entry at hand: the repository then keeps a
+ * mirror and, under the lock, reads only rows whose revision is newer than the mirror's (the
+ * first such mutation in a process reads the whole table).
  */
 export function createPgKeyRepository(pool: Pool, o: { flushMs?: number } = {}): PgKeyRepository {
   const schema = schemaOf(pool)
@@ -89,20 +91,27 @@ export function createPgKeyRepository(pool: Pool, o: { flushMs?: number } = {}):
         throw pgError('list keys', e)
       }
     },
-    async mutate<T>(fn: (tx: KeyTx) => Promise<T> | T, beforeCommit?: (result: T) => Promise<void>): Promise<T> {
+    async mutate<T>(fn: (tx: KeyTx) => Promise<T> | T, beforeCommit?: (result: T) => Promise<void>, mo?: MutateOptions): Promise<T> {
       const puts = new Map<string, KeyEntry>()
+      const ids = mo?.ids ? [...new Set(mo.ids)] : undefined
       let newRev = mirrorRev
       let committed = new Map<string, KeyEntry>()
       const result = await inTx(pool, async (c) => {
         await c.query('SELECT pg_advisory_xact_lock($1)', [lockId(schema, 'api_keys')])
-        const fresh = await c.query<{ id: string; entry: KeyEntry; rev: string }>('SELECT id, entry, rev FROM api_keys WHERE rev > $1', [mirrorRev.toString()])
         const seen = new Map<string, KeyEntry>()
-        for (const row of fresh.rows) {
-          seen.set(row.id, row.entry)
-          if (BigInt(row.rev) > newRev) newRev = BigInt(row.rev)
+        if (ids) {
+          // Only the declared rows; the mirror is neither read nor advanced.
+          const rows = await c.query<{ id: string; entry: KeyEntry }>('SELECT id, entry FROM api_keys WHERE id = ANY($1)', [ids])
+          for (const row of rows.rows) seen.set(row.id, row.entry)
+        } else {
+          const fresh = await c.query<{ id: string; entry: KeyEntry; rev: string }>('SELECT id, entry, rev FROM api_keys WHERE rev > $1', [mirrorRev.toString()])
+          for (const row of fresh.rows) {
+            seen.set(row.id, row.entry)
+            if (BigInt(row.rev) > newRev) newRev = BigInt(row.rev)
+          }
         }
-        const view = (id: string) => puts.get(id) ?? seen.get(id) ?? mirror.get(id)
-        const tx: KeyTx = {
+        const view = (id: string) => puts.get(id) ?? seen.get(id) ?? (ids ? undefined : mirror.get(id))
+        const full: KeyTx = {
           get: (id) => {
             const e = view(id)
             return e ? structuredClone(e) : undefined
@@ -116,7 +125,7 @@ export function createPgKeyRepository(pool: Pool, o: { flushMs?: number } = {}):
             puts.set(entry.id, structuredClone(entry))
           },
         }
-        const r = await fn(tx)
+        const r = await fn(ids ? onlyIds(full, ids) : full)
         // Checks before the audit event is written: a refused change leaves no trace.
         const owner = new Map<string, string>()
         for (const e of puts.values()) {
@@ -140,7 +149,7 @@ export function createPgKeyRepository(pool: Pool, o: { flushMs?: number } = {}):
             [e.id, JSON.stringify(stored)],
           )
           const rv = BigInt(rev.rows[0]!.rev)
-          if (rv > newRev) newRev = rv
+          if (!ids && rv > newRev) newRev = rv
           await c.query('DELETE FROM api_key_hashes WHERE id = $1', [e.id])
           for (const v of e.versions) {
             await c.query('INSERT INTO api_key_hashes (key_hash, id, version) VALUES ($1, $2, $3) ON CONFLICT (key_hash) DO UPDATE SET id = EXCLUDED.id, version = EXCLUDED.version', [v.key_hash, e.id, v.version])
@@ -153,9 +162,12 @@ export function createPgKeyRepository(pool: Pool, o: { flushMs?: number } = {}):
       }).catch((e: unknown) => {
         throw pgError('write keys', e)
       })
-      // The mirror only advances when the transaction committed.
-      for (const [id, e] of committed) mirror.set(id, e)
-      mirrorRev = newRev
+      // The mirror only advances when the transaction committed. A mutation with ids read only some
+      // rows, so it leaves the mirror alone (its writes bump rev: the next full read picks them up).
+      if (!ids) {
+        for (const [id, e] of committed) mirror.set(id, e)
+        mirrorRev = newRev
+      }
       return result
     },
     async recordUse(u) {

@@ -123,3 +123,23 @@ export function createWorkingTx(current: ReadonlyMap<string, KeyEntry>): { tx: K
   }
   return { tx, work, ix }
 }
+
+/**
+ * Restricts a transaction view to the ids a mutation declared (`mutate(fn, before, { ids })`):
+ * `all()` and any other id throw INTERNAL, so a use case that forgets an id fails in tests
+ * rather than misbehaving on a store that loaded only the declared rows.
+ */
+export function onlyIds(tx: KeyTx, ids: readonly string[]): KeyTx {
+  const allowed = new Set(ids)
+  const check = (id: string, what: string) => {
+    if (!allowed.has(id)) throw new AppError('INTERNAL', `key mutation ${what} key ${id}, which is not among the ids it declared`)
+  }
+  return {
+    get: (id) => (check(id, 'read'), tx.get(id)),
+    has: (id) => (check(id, 'read'), tx.has(id)),
+    all: () => {
+      throw new AppError('INTERNAL', 'tx.all() needs a key mutation without ids (this one declared the ids it reads)')
+    },
+    put: (e) => (check(e.id, 'wrote'), tx.put(e)),
+  }
+}

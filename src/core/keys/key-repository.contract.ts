@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { sha256Hex } from '../crypto/hash.js'
 import type { KeyEntry } from './key-entry.js'
-import type { KeyRepository } from './ports.js'
+import type { KeyRepository, KeyTx } from './ports.js'
 
 let counter = 0
 /** A well-formed entry with one version; `hashSeed` makes distinct hashes. */
@@ -159,6 +159,53 @@ export function keyRepositoryContract(name: string, factory: () => Promise<KeyRe
       expect(after.name).toBe('renamed')
       expect(after.versions.find((v) => v.version === 1)).toMatchObject({ use_count: 2, last_used_at: '2026-01-02T10:00:00.000Z' })
       expect(after.versions.find((v) => v.version === 2)).toMatchObject({ use_count: 2, last_used_at: '2026-01-02T12:00:00.000Z' })
+    })
+
+    it('with declared ids, reads and writes only those ids and refuses all()', async () => {
+      const repo = await factory()
+      const a = sampleEntry()
+      const b = sampleEntry()
+      await repo.mutate((tx) => {
+        tx.put(a)
+        tx.put(b)
+      })
+      const fresh = sampleEntry()
+      const seen = await repo.mutate(
+        (tx) => {
+          const got = tx.get(a.id)
+          tx.put({ ...got!, name: 'renamed' })
+          tx.put(fresh)
+          return { name: got?.name, has: tx.has(fresh.id), after: tx.get(a.id)?.name }
+        },
+        undefined,
+        { ids: [a.id, fresh.id] },
+      )
+      expect(seen).toEqual({ name: 'Sample', has: true, after: 'renamed' })
+      expect((await repo.get(a.id))!.name).toBe('renamed')
+      expect(await repo.get(fresh.id)).toEqual(fresh)
+      expect(await repo.findByHash(fresh.key_hash)).toMatchObject({ version: 1, entry: { id: fresh.id } })
+      // An id not declared, or all(), is a programming error: refused, and nothing is written.
+      for (const misuse of [(tx: KeyTx) => tx.get(b.id), (tx: KeyTx) => tx.has(b.id), (tx: KeyTx) => tx.all(), (tx: KeyTx) => tx.put({ ...b, name: 'x' })]) {
+        await expect(
+          repo.mutate(
+            (tx) => {
+              tx.put({ ...a, name: 'not written' })
+              misuse(tx)
+            },
+            undefined,
+            { ids: [a.id] },
+          ),
+        ).rejects.toMatchObject({ code: 'INTERNAL' })
+      }
+      expect((await repo.get(a.id))!.name).toBe('renamed')
+      expect((await repo.get(b.id))!.name).toBe('Sample')
+      // A declared id that does not exist reads as absent; a later full mutation sees every write.
+      expect(await repo.mutate((tx) => tx.has('000000000000'), undefined, { ids: ['000000000000'] })).toBe(false)
+      expect(await repo.mutate((tx) => tx.all().map((e) => `${e.id}:${e.name}`).sort())).toEqual([`${a.id}:renamed`, `${b.id}:Sample`, `${fresh.id}:Sample`].sort())
+      // Hash uniqueness still holds against entries the mutation did not read.
+      const clash = { ...sampleEntry(), key_hash: b.key_hash, versions: [{ ...b.versions[0]! }] }
+      await expect(repo.mutate((tx) => tx.put(clash), undefined, { ids: [clash.id] })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' })
+      expect(await repo.get(clash.id)).toBeUndefined()
     })
 
     it('keeps a rolled-back current version lower than the highest on record', async () => {

@@ -21,8 +21,12 @@ export interface KeyRepository {
    * Read-modify-write under the store's lock: `fn` sees the current entries and puts the ones to
    * upsert. Nothing is written if `fn` throws. `beforeCommit` runs after `fn` and before the
    * write (used to append the audit event first: if it throws, nothing changes).
+   *
+   * `o.ids` names every id the mutation will read or write. A store may then load only those
+   * entries (PostgreSQL does: no whole-table read); `tx.all()` and any other id are refused
+   * with INTERNAL (a programming error). Without `ids`, `fn` sees every entry.
    */
-  mutate<T>(fn: (tx: KeyTx) => Promise<T> | T, beforeCommit?: (result: T) => Promise<void>): Promise<T>
+  mutate<T>(fn: (tx: KeyTx) => Promise<T> | T, beforeCommit?: (result: T) => Promise<void>, o?: MutateOptions): Promise<T>
   /**
    * Records that a version was used. Cheap: never rewrites the whole store. An implementation
    * may buffer records; `flush` (and `close`) make them durable.
@@ -32,6 +36,11 @@ export interface KeyRepository {
   flush(): Promise<void>
   /** Flushes and releases resources (connections, timers). */
   close(): Promise<void>
+}
+
+export interface MutateOptions {
+  /** The ids this mutation will read or write (see `KeyRepository.mutate`). */
+  ids?: readonly string[]
 }
 
 export interface KeyTx {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { AppError } from '../errors.js'
 import type { KeyEntry, KeyUsage } from './key-entry.js'
 import type { KeyRepository, SigningKeyStore } from './ports.js'
-import { HashIndex, addUse, cloneEntry, createWorkingTx, withUsage, type UsageTally } from './key-index.js'
+import { HashIndex, addUse, cloneEntry, createWorkingTx, onlyIds, withUsage, type UsageTally } from './key-index.js'
 
 export interface MemoryKeyRepository extends KeyRepository {
   /** Puts entries directly (test setup; no audit, no lock). */
@@ -47,10 +47,11 @@ export function createMemoryKeyRepository(): MemoryKeyRepository {
     async list() {
       return [...byId.values()].map(view)
     },
-    mutate(fn, beforeCommit) {
+    mutate(fn, beforeCommit, o) {
       return serialise(async () => {
         const { tx, work, ix } = createWorkingTx(byId)
-        const result = await fn(tx)
+        // Holds everything anyway, but enforces declared ids so unit tests catch a missing one.
+        const result = await fn(o?.ids ? onlyIds(tx, o.ids) : tx)
         if (beforeCommit) await beforeCommit(result)
         if (failNext) {
           failNext = false
