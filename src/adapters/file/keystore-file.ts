@@ -1,4 +1,4 @@
-import { promises as fs, readFileSync, statSync } from 'node:fs'
+import { existsSync, promises as fs, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { openDocument, sealDocument } from '../../core/crypto/aead.js'
 import { newKdfParams, type KdfParams, type MasterKeyMaterial } from '../../core/crypto/kdf.js'
@@ -135,10 +135,9 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
 
   const damaged = (e: unknown): never => {
     if (e instanceof AppError && (e.code === 'DECRYPT_FAILED' || e.code === 'STORE_CORRUPT')) {
-      const hint =
-        e.code === 'DECRYPT_FAILED'
-          ? `check APIAUTH_MASTER_KEY (or ${join(o.dir, 'master.key')}); if the file was damaged, "apiauth recover" restores ${paths.previous}`
-          : `"apiauth recover" restores the previous generation from ${paths.previous}`
+      // Offer recovery only when a previous generation exists to recover from.
+      const recover = existsSync(paths.previous) ? `"apiauth recover" restores the previous generation from ${paths.previous}` : `no previous generation (${paths.previous}) exists to recover from`
+      const hint = e.code === 'DECRYPT_FAILED' ? `check APIAUTH_MASTER_KEY (or ${join(o.dir, 'master.key')}); if the file was damaged, ${recover}` : recover
       throw new AppError(e.code, e.message, { hint, cause: e })
     }
     throw fileError(e, path, 'read')
