@@ -2,11 +2,11 @@ import { readFile } from 'node:fs/promises'
 import { AppError } from '../../core/errors.js'
 import { parseMasterKeyMaterial } from '../../core/crypto/kdf.js'
 import type { CommandContext } from '../context.js'
-import { resolveKeyDir } from '../key-dir.js'
+import { commandMasterKey } from './server-common.js'
 import { createPgPool } from '../../adapters/postgres/db.js'
 import { loadKeyring, rotateMasterKey } from '../../adapters/postgres/keyring.js'
 import { createPgAuditLog } from '../../adapters/postgres/audit-log.js'
-import { databaseFromEnv, masterFromEnv } from '../../server/pg-backend.js'
+import { databaseFromEnv } from '../../server/pg-backend.js'
 
 /**
  * `rekey master rotate`: re-wraps the database's data key under a new master key in one
@@ -15,13 +15,7 @@ import { databaseFromEnv, masterFromEnv } from '../../server/pg-backend.js'
  */
 export async function masterRotateCommand(ctx: CommandContext, _args: string[], opts: Record<string, unknown>): Promise<number> {
   const { url, schema } = databaseFromEnv(opts, ctx.io.env)
-  let keyDir: string | undefined
-  try {
-    keyDir = resolveKeyDir(opts, ctx.io.env, ctx.io.cwd)
-  } catch {
-    keyDir = undefined
-  }
-  const current = await masterFromEnv(opts, ctx.io.env, keyDir)
+  const current = await commandMasterKey(ctx, opts)
   let nextText: string | undefined
   let source: string
   if (typeof opts.newKeyFile === 'string') {

@@ -1,7 +1,19 @@
 import { AppError } from '../../core/errors.js'
+import type { MasterKeyMaterial } from '../../core/crypto/kdf.js'
 import type { CommandContext } from '../context.js'
 import { resolveKeyDir } from '../key-dir.js'
 import { databaseFromEnv, masterFromEnv, openPgBackend, type PgBackend } from '../../server/pg-backend.js'
+
+/** The database's master key for a command: flags, REKEY_MASTER_KEY/APIAUTH_MASTER_KEY, else the key directory's master.key. */
+export async function commandMasterKey(ctx: CommandContext, opts: Record<string, unknown>): Promise<MasterKeyMaterial> {
+  let keyDir: string | undefined
+  try {
+    keyDir = resolveKeyDir(opts, ctx.io.env, ctx.io.cwd)
+  } catch {
+    keyDir = undefined
+  }
+  return masterFromEnv(opts, ctx.io.env, keyDir)
+}
 
 /**
  * Opens the PostgreSQL backend for a command: the database from flags or REKEY_DATABASE_URL,
@@ -9,13 +21,7 @@ import { databaseFromEnv, masterFromEnv, openPgBackend, type PgBackend } from '.
  */
 export async function openPgForCommand(ctx: CommandContext, o: { poolMax?: number } = {}): Promise<PgBackend> {
   const { url, schema } = databaseFromEnv(ctx.opts, ctx.io.env)
-  let keyDir: string | undefined
-  try {
-    keyDir = resolveKeyDir(ctx.opts, ctx.io.env, ctx.io.cwd)
-  } catch {
-    keyDir = undefined
-  }
-  const master = await masterFromEnv(ctx.opts, ctx.io.env, keyDir)
+  const master = await commandMasterKey(ctx, ctx.opts)
   return openPgBackend({ url, schema, master, clock: ctx.clock, random: ctx.random, actor: ctx.actor, ...(o.poolMax === undefined ? {} : { poolMax: o.poolMax }) })
 }
 

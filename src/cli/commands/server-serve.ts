@@ -1,8 +1,8 @@
 import { pino } from 'pino'
 import { AppError } from '../../core/errors.js'
 import type { CommandContext } from '../context.js'
-import { resolveKeyDir } from '../key-dir.js'
-import { databaseFromEnv, masterFromEnv } from '../../server/pg-backend.js'
+import { commandMasterKey } from './server-common.js'
+import { databaseFromEnv } from '../../server/pg-backend.js'
 import { startServer } from '../../server/main.js'
 import { parseDuration } from '../../core/time/duration.js'
 
@@ -26,13 +26,7 @@ export async function serveCommand(ctx: CommandContext, _args: string[], opts: R
   const portText = typeof opts.port === 'string' ? opts.port : '8080'
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new AppError('USAGE', `invalid --port "${portText.slice(0, 20)}"`)
   const host = typeof opts.host === 'string' ? opts.host : '127.0.0.1'
-  let keyDir: string | undefined
-  try {
-    keyDir = resolveKeyDir(opts, ctx.io.env, ctx.io.cwd)
-  } catch {
-    keyDir = undefined
-  }
-  const master = await masterFromEnv(opts, ctx.io.env, keyDir)
+  const master = await commandMasterKey(ctx, opts)
   const level = (typeof opts.logLevel === 'string' ? opts.logLevel : undefined) ?? ctx.io.env.REKEY_LOG_LEVEL ?? 'info'
   if (!['info', 'warn', 'error', 'silent', 'debug'].includes(level)) throw new AppError('USAGE', `invalid --log-level "${level.slice(0, 20)}"`)
   const envaultKey = typeof opts.apiKey === 'string' ? opts.apiKey : ctx.io.env.ENVAULT_API_KEY
