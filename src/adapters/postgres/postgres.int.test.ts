@@ -4,6 +4,7 @@ import { systemRandom } from '../../adapters/system/system.js'
 import { createFakeClock } from '../../adapters/system/system.js'
 import { parseMasterKeyMaterial } from '../../core/crypto/kdf.js'
 import { sha256Hex } from '../../core/crypto/hash.js'
+import { sampleEntry } from '../../core/keys/key-repository.contract.js'
 import type { KeyEntry } from '../../core/keys/key-entry.js'
 import { freshSchema } from './test-schema.js'
 import { migrate, currentVersion } from './migrations.js'
@@ -25,27 +26,9 @@ async function schema() {
   return s
 }
 
+/** A key entry whose hash is the SHA-256 of `key` (the contract suite's sample, with a chosen id). */
 export function entry(id: string, key: string, over: Partial<KeyEntry> = {}): KeyEntry {
-  const h = sha256Hex(key)
-  return {
-    id,
-    type: 'api_key',
-    name: `n-${id}`,
-    service: 'svc',
-    prefix: 'ak',
-    prefix_shown: key.slice(0, 20),
-    version: 1,
-    key_hash: h,
-    previous_hash: null,
-    created_at: '2026-01-01T00:00:00.000Z',
-    rotated_at: null,
-    expires_at: null,
-    revoked: false,
-    revoked_at: null,
-    rate_limit: null,
-    versions: [{ version: 1, key_hash: h, created_at: '2026-01-01T00:00:00.000Z', grace_until: null, revoked_at: null, last_used_at: null, use_count: 0 }],
-    ...over,
-  }
+  return sampleEntry({ id, name: `n-${id}`, prefix_shown: key.slice(0, 20), ...over }, key)
 }
 
 describe.skipIf(!(await serviceAvailable('postgres')))('PostgreSQL adapters', () => {
