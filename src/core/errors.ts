@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'AUDIT_WRITE_FAILED'
   | 'AUDIT_CHAIN_BROKEN'
   | 'ADAPTER_FAILED'
+  | 'STORE_AUTH_FAILED' // a vendor store refused the credential (names the store, never the token)
+  | 'WRITE_ONLY' // a write-only store (GitHub Actions secrets, Vercel sensitive) cannot return values
   | 'VERIFY_FAILED'
   | 'ROLLED_BACK'
   | 'PARTIAL_FAILURE'
