@@ -4,7 +4,7 @@
 // verification with a warm cache against a bare sha256 + Map lookup; and memory.
 // Needs PostgreSQL on 127.0.0.1:5432 (REKEY_TEST_DATABASE_URL to override).
 import { spawn, spawnSync } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, hash, randomBytes } from 'node:crypto'
 import http from 'node:http'
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -156,7 +156,8 @@ async function run() {
     const verifier = sdk.createKeyVerifier({ url: `http://127.0.0.1:${serve.port}`, token, cacheTtl: 3_600_000, reportEveryMs: 3_600_000 })
     const keys = Array.from({ length: HOT }, (_, i) => keyOf(Math.floor((i * N) / HOT)))
     for (const k of keys) await verifier.verify(k)
-    const map = new Map(keys.map((k) => [createHash('sha256').update(k).digest('base64'), { valid: true }]))
+    // The baseline is the fastest obvious lookup: the one-shot crypto.hash and a Map.
+    const map = new Map(keys.map((k) => [hash('sha256', k, 'base64'), { valid: true }]))
     const opsFor = async (fn) => {
       let n = 0
       const t = performance.now()
@@ -167,24 +168,23 @@ async function run() {
       return (n * 1000) / (performance.now() - t)
     }
     await opsFor((k) => verifier.verify(k))
-    const base = await opsFor(async (k) => map.get(createHash('sha256').update(k).digest('base64')))
+    const base = await opsFor(async (k) => map.get(hash('sha256', k, 'base64')))
     const sdkOps = await opsFor((k) => verifier.verify(k))
-    report('SDK verifyApiKey in-process, warm cache', sdkOps, 'verifications/s', base, 'sha256 + Map lookup')
+    report('SDK verifyApiKey in-process, warm cache', sdkOps, 'verifications/s', base, 'crypto.hash sha256 + Map lookup')
     await verifier.close()
 
-    // Memory of an instance whose cache holds 1,000,000 keys (in-process model of the cache entries).
-    const M = Math.min(N, 1_000_000)
+    // Memory of the SDK's verification cache holding 1,000,000 keys (the real cache, filled directly).
+    const M = 1_000_000
     globalThis.gc?.()
-    const h0 = process.memoryUsage().heapUsed
-    const cache = new Map()
+    const mem = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers
+    const h0 = mem()
+    const cache = sdk.createVerifyCache(M)
     for (let i = 0; i < M; i++) {
-      const h = createHash('sha256').update(keyOf(i)).digest('hex')
-      const id = String(i).padStart(12, '0')
-      cache.set(h, { version: 1, entry: { id, type: 'api_key', name: `bench ${i}`, service: `svc${i % 50}`, prefix: 'ak', prefix_shown: keyOf(i).slice(0, 20), version: 1, key_hash: h, previous_hash: null, created_at: '2026-01-01T00:00:00.000Z', rotated_at: null, expires_at: null, revoked: false, revoked_at: null, rate_limit: null, versions: [{ version: 1, key_hash: h, created_at: '2026-01-01T00:00:00.000Z', grace_until: null, revoked_at: null, last_used_at: null, use_count: 0 }] } })
+      cache.set(cache.digest(keyOf(i)), { valid: true, status: 'VALID', id: i.toString(16).padStart(12, '0'), version: 1, deprecated: false, name: `bench ${i % 100}`, service: `svc${i % 50}` }, Date.now() + 3_600_000)
     }
     globalThis.gc?.()
-    const mb = (process.memoryUsage().heapUsed - h0) / 1024 / 1024
-    console.log(`memory: verification cache holding ${M.toLocaleString('en-US')} keys: ${mb.toFixed(0)} MB of heap (${((mb * 1024 * 1024) / M).toFixed(0)} bytes per key)`)
+    const bytes = mem() - h0
+    console.log(`memory: SDK verification cache holding ${M.toLocaleString('en-US')} keys: ${(bytes / 1024 / 1024).toFixed(0)} MB (${(bytes / M).toFixed(0)} bytes per key; target <= 150)`)
     cache.clear()
   } finally {
     for (const c of children) c.kill('SIGTERM')

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createVerifyCache } from './verify-cache.js'
 
 /** The outcome of verifying an API key, as `POST /v1/keys/verify` returns it. */
 export interface VerifyOutcome {
@@ -39,11 +39,6 @@ export interface KeyVerifier {
   stats(): { hits: number; misses: number; size: number }
 }
 
-interface Cached {
-  r: VerifyOutcome
-  until: number
-}
-
 /** Raised when the server cannot be asked and nothing is cached: the middleware answers 503. */
 export class VerifierUnavailableError extends Error {
   constructor(message: string) {
@@ -70,7 +65,7 @@ export function createKeyVerifier(o: KeyVerifierOptions): KeyVerifier {
   const doFetch = o.fetch ?? fetch
   const base = o.url.replace(/\/+$/, '')
   const max = o.maxEntries ?? 100_000
-  const cache = new Map<string, Cached>()
+  const cache = createVerifyCache(max)
   const uses = new Map<string, { id: string; version: number; count: number; last: number }>()
   let hits = 0
   let misses = 0
@@ -123,13 +118,13 @@ export function createKeyVerifier(o: KeyVerifierOptions): KeyVerifier {
   return {
     async verify(key) {
       if (typeof key !== 'string' || key.length === 0 || key.length > 8192) return { valid: false, status: 'INVALID', deprecated: false }
-      const h = createHash('sha256').update(key).digest('base64')
+      const h = cache.digest(key)
       const t = now()
-      const c = cache.get(h)
-      if (c && c.until > t) {
+      const c = cache.get(h, t)
+      if (c) {
         hits++
-        noteUse(c.r)
-        return c.r
+        noteUse(c)
+        return c
       }
       misses++
       const res = await post('/v1/keys/verify', { key })
@@ -140,8 +135,7 @@ export function createKeyVerifier(o: KeyVerifierOptions): KeyVerifier {
       const r = (await res.json()) as VerifyOutcome
       let until = t + ttl
       if (r.deprecated && r.grace_until) until = Math.min(until, Date.parse(r.grace_until))
-      if (cache.size >= max) cache.clear()
-      cache.set(h, { r, until })
+      cache.set(h, r, until)
       // The server already counted this use (it verified the key).
       return r
     },
