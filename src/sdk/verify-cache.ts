@@ -69,10 +69,10 @@ export function createVerifyCache(capacity: number): VerifyCache {
       const r: VerifyOutcome = { valid: (f & 3) === 0, status: STATUS[f & 3] as Status, deprecated: (f & 4) !== 0 }
       if (f & 16) r.id = idNum[i]! >= 0 ? idNum[i]!.toString(16).padStart(12, '0') : ids[-1 - idNum[i]!]!
       if (f & 8) r.version = version[i]!
-      if (graceRef[i]) r.grace_until = strings[graceRef[i]!]!
-      if (reasonRef[i]) r.reason = strings[reasonRef[i]!]!
-      if (nameRef[i]) r.name = strings[nameRef[i]!]!
-      if (serviceRef[i]) r.service = strings[serviceRef[i]!]!
+      if (graceRef[i]) r.grace_until = strings[graceRef[i]]!
+      if (reasonRef[i]) r.reason = strings[reasonRef[i]]!
+      if (nameRef[i]) r.name = strings[nameRef[i]]!
+      if (serviceRef[i]) r.service = strings[serviceRef[i]]!
       if (hot.size >= HOT_MAX) hot.clear()
       hot.set(i, Object.freeze(r))
       return r
