@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, existsSync, renameSync } from 'node:fs'
+import { copyFileSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, existsSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseMasterKeyMaterial } from '../../core/crypto/kdf.js'
 import { keyRepositoryContract, sampleEntry, withNewVersion } from '../../core/keys/key-repository.contract.js'
@@ -25,6 +25,28 @@ describe('file keystore', () => {
     expect(text).not.toContain(e.key_hash)
     expect(statSync(ks.paths.keystore).mode & 0o777).toBe(0o600)
     expect(statSync(dir).mode & 0o777).toBe(0o700)
+  })
+
+  it('verify looks at the file at most every recheckMs, so another process\'s revoke counts within it', async () => {
+    const dir = tempDir()
+    let t = 1_000_000
+    const a = createFileKeystore({ dir, material, random: systemRandom, recheckMs: 250, nowMs: () => t })
+    const e = sampleEntry()
+    await a.repo.mutate((tx) => tx.put(e))
+    expect((await a.repo.findByHash(e.key_hash))!.entry.revoked).toBe(false)
+    // Another process replaces the file (here: a generation written elsewhere, renamed into place).
+    const other = tempDir()
+    await open(other).repo.mutate((tx) => tx.put({ ...e, revoked: true }))
+    copyFileSync(join(other, 'keystore.enc'), join(dir, 'keystore.enc.tmp'))
+    renameSync(join(dir, 'keystore.enc.tmp'), join(dir, 'keystore.enc'))
+    t += 100
+    expect((await a.repo.findByHash(e.key_hash))!.entry.revoked).toBe(false)
+    t += 200
+    expect((await a.repo.findByHash(e.key_hash))!.entry.revoked).toBe(true)
+    // This process's own writes, from any instance, count at once.
+    const b = open(dir)
+    await b.repo.mutate((tx) => tx.put({ ...tx.get(e.id)!, revoked: false }))
+    expect((await a.repo.findByHash(e.key_hash))!.entry.revoked).toBe(false)
   })
 
   it('sees changes made by another instance (another process)', async () => {

@@ -46,6 +46,14 @@ export interface FileKeystoreOptions {
   usageFlushMs?: number
   /** How long to wait for another process's lock (default 30 s). */
   lockWaitMs?: number
+  /**
+   * How often the verify path (`findByHash`) checks whether another process changed the file
+   * (default 250 ms), so a revoke or rotate elsewhere takes effect within that time without a
+   * `stat` per verification. This process's own writes take effect at once.
+   */
+  recheckMs?: number
+  /** Injected in tests. */
+  nowMs?: () => number
 }
 
 export interface FileKeystorePaths {
@@ -89,6 +97,14 @@ function stampOf(path: string): string | undefined {
   return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : undefined
 }
 
+/**
+ * Writes to each keystore path by any instance in this process, so another instance in the same
+ * process (the quickstart's demo service beside the rotation engine) sees a change at once even
+ * between the verify path's file checks.
+ */
+const localWrites = new Map<string, number>()
+const bumpLocal = (path: string) => localWrites.set(path, (localWrites.get(path) ?? 0) + 1)
+
 function emptyState(): State {
   return { stamp: undefined, kdf: undefined, usageGen: 0, byId: new Map(), index: new HashIndex(), signing: new Map() }
 }
@@ -119,6 +135,11 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
   const flushAt = o.usageFlushAt ?? 256
   const flushMs = o.usageFlushMs ?? 1000
   let cache: State = { ...emptyState(), stamp: 'not loaded yet' }
+  const recheckMs = o.recheckMs ?? 250
+  const nowMs = o.nowMs ?? Date.now
+  /** When findByHash last looked at the file (0: look now), and this process's write count then. */
+  let checkedAt = 0
+  let checkedWrites = -1
   let buffer: KeyUsage[] = []
   let timer: NodeJS.Timeout | undefined
   /** Serialises this process's own mutations before they reach the file lock. */
@@ -201,6 +222,7 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
     const doc: KeystoreDoc = { schema: 1, usage_gen: s.usageGen, keys: [...s.byId.values()], signing: Object.fromEntries(s.signing) }
     const sealed = await sealDocument({ format: KEYSTORE_FORMAT, place: PLACE, material: o.material, kdf, plaintext: Buffer.from(JSON.stringify(doc)) }, o.random)
     await writeFileAtomic(path, sealed, { keepPrevious: true, what: path })
+    bumpLocal(path)
     for (const e of s.byId.values()) freezeEntry(e)
     cache = { stamp: stampOf(path), kdf, usageGen: s.usageGen, byId: s.byId, index: HashIndex.of(s.byId.values()), signing: s.signing }
   }
@@ -262,7 +284,15 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
       return e ? cloneEntry(withUsage(e, await unfolded(s.usageGen))) : undefined
     },
     async findByHash(hash) {
-      const s = await loadSync()
+      const t = nowMs()
+      const writes = localWrites.get(path) ?? 0
+      let s: State
+      if (t - checkedAt < recheckMs && writes === checkedWrites && cache.stamp !== 'not loaded yet') s = cache
+      else {
+        s = await loadSync()
+        checkedAt = t
+        checkedWrites = writes
+      }
       const hit = s.index.get(hash)
       const e = hit ? s.byId.get(hit.id) : undefined
       // Entries in the cache are deeply frozen: the hot path hands them out without copying.
@@ -369,6 +399,7 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
         if (beforeCommit) await beforeCommit(result)
         if (current !== '') await fs.copyFile(path, damagedKeptAs).catch((e: unknown) => Promise.reject(fileError(e, damagedKeptAs, 'write')))
         await writeFileAtomic(path, prev, { what: path })
+        bumpLocal(path)
         cache = { ...emptyState(), stamp: 'not loaded yet' }
         return result
       })
