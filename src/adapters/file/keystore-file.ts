@@ -294,9 +294,8 @@ export function createFileKeystore(o: FileKeystoreOptions): FileKeystore {
         checkedWrites = writes
       }
       const hit = s.index.get(hash)
-      const e = hit ? s.byId.get(hit.id) : undefined
       // Entries in the cache are deeply frozen: the hot path hands them out without copying.
-      return hit && e ? { entry: e, version: hit.version } : undefined
+      return hit ? { entry: hit.entry, version: hit.version } : undefined
     },
     async list() {
       await flush()

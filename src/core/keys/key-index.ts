@@ -53,9 +53,12 @@ export function withUsage(e: KeyEntry, t: UsageTally): KeyEntry {
   return changed ? { ...e, versions } : e
 }
 
-/** Index of every version's hash → (entry id, version), for verify without scanning. */
+/**
+ * Index of every version's hash → (entry id, version, and the entry itself), for verify without
+ * scanning: one Map lookup gives the entry (the verify hot path does no second lookup by id).
+ */
 export class HashIndex {
-  private readonly map = new Map<string, { id: string; version: number }>()
+  private readonly map = new Map<string, { id: string; version: number; entry: KeyEntry }>()
 
   static of(entries: Iterable<KeyEntry>): HashIndex {
     const ix = new HashIndex()
@@ -63,12 +66,12 @@ export class HashIndex {
     return ix
   }
 
-  get(hash: string): { id: string; version: number } | undefined {
+  get(hash: string): { id: string; version: number; entry: KeyEntry } | undefined {
     return this.map.get(hash)
   }
 
   add(e: KeyEntry): void {
-    for (const v of e.versions) this.map.set(v.key_hash, { id: e.id, version: v.version })
+    for (const v of e.versions) this.map.set(v.key_hash, { id: e.id, version: v.version, entry: e })
   }
 
   remove(e: KeyEntry): void {
