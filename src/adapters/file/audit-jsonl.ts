@@ -46,44 +46,85 @@ function parseLines(text: string, path: string): AuditEvent[] {
  * edit or deletion is detected by `verify`. Appends take a cross-process lock, read only the
  * tail of the file to find the previous hash, and fsync before returning: a change whose event
  * could not be written must fail.
+ *
+ * Appends are group-committed: the events that arrive while one batch is being written wait for
+ * the next, which takes the lock once, writes them all (chained in arrival order) and fsyncs
+ * once. Each `append` still resolves only after its own event is durable, and fails if its batch
+ * could not be written; a busy `envault serve` pays one fsync per batch instead of one per read.
  */
 export function createJsonlAuditLog(o: JsonlAuditOptions): AuditLog {
   const { path, clock } = o
-  return {
-    async append(input: AuditEventInput): Promise<AuditEvent> {
+  interface Pending {
+    input: AuditEventInput
+    resolve(e: AuditEvent): void
+    reject(e: unknown): void
+  }
+  let queue: Pending[] = []
+  let writing = false
+
+  async function writeBatch(batch: Pending[]): Promise<AuditEvent[]> {
+    await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 })
+    return withFileLock(path, async () => {
+      const h = await fs.open(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_APPEND, 0o600)
       try {
-        await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 })
-        return await withFileLock(path, async () => {
-          const h = await fs.open(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_APPEND, 0o600)
-          try {
-            const { size } = await h.stat()
-            let prev = GENESIS_HASH
-            let seq = 1
-            if (size > 0) {
-              const line = await lastLine(h, size)
-              if (line !== undefined) {
-                let last: AuditEvent
-                try {
-                  last = JSON.parse(line) as AuditEvent
-                } catch {
-                  throw new AppError('AUDIT_CHAIN_BROKEN', `${path} ends with a damaged record; run "rekey audit verify"`)
-                }
-                prev = last.hash
-                seq = last.seq + 1
-              }
+        const { size } = await h.stat()
+        let prev = GENESIS_HASH
+        let seq = 1
+        if (size > 0) {
+          const line = await lastLine(h, size)
+          if (line !== undefined) {
+            let last: AuditEvent
+            try {
+              last = JSON.parse(line) as AuditEvent
+            } catch {
+              throw new AppError('AUDIT_CHAIN_BROKEN', `${path} ends with a damaged record; run "rekey audit verify"`)
             }
-            const ev = chainEvent(input, { seq, prev, id: `evt_${randomBytes(8).toString('hex')}`, ts: clock.now().toISOString(), actor: o.actor })
-            await h.write(JSON.stringify(ev) + '\n')
-            await h.sync()
-            return ev
-          } finally {
-            await h.close()
+            prev = last.hash
+            seq = last.seq + 1
           }
-        })
-      } catch (cause) {
-        if (cause instanceof AppError && cause.code === 'AUDIT_CHAIN_BROKEN') throw cause
-        throw new AppError('AUDIT_WRITE_FAILED', `cannot write the audit log ${path}; the change was not made`, { cause })
+        }
+        const ts = clock.now().toISOString()
+        const events: AuditEvent[] = []
+        for (const p of batch) {
+          const ev = chainEvent(p.input, { seq, prev, id: `evt_${randomBytes(8).toString('hex')}`, ts, actor: o.actor })
+          events.push(ev)
+          prev = ev.hash
+          seq++
+        }
+        await h.write(events.map((e) => JSON.stringify(e) + '\n').join(''))
+        await h.sync()
+        return events
+      } finally {
+        await h.close()
       }
+    })
+  }
+
+  async function drain(): Promise<void> {
+    writing = true
+    try {
+      while (queue.length > 0) {
+        const batch = queue
+        queue = []
+        try {
+          const events = await writeBatch(batch)
+          batch.forEach((p, i) => p.resolve(events[i]!))
+        } catch (cause) {
+          const err = cause instanceof AppError && cause.code === 'AUDIT_CHAIN_BROKEN' ? cause : new AppError('AUDIT_WRITE_FAILED', `cannot write the audit log ${path}; the change was not made`, { cause })
+          for (const p of batch) p.reject(err)
+        }
+      }
+    } finally {
+      writing = false
+    }
+  }
+
+  return {
+    append(input: AuditEventInput): Promise<AuditEvent> {
+      return new Promise<AuditEvent>((resolve, reject) => {
+        queue.push({ input, resolve, reject })
+        if (!writing) void drain()
+      })
     },
     async read(q?: AuditQuery): Promise<AuditEvent[]> {
       let text: string
