@@ -6,13 +6,12 @@
 // 3. envault serve GET requests per second and p99 vs a bare node:http server with the same JSON.
 import { spawn, spawnSync } from 'node:child_process'
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { Agent, createServer, request } from 'node:http'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
-import { fmt, percentile, processTime, report } from './lib.mjs'
+import { fmt, httpLoad, percentile, pinned, processTime, record, report, reportHttp } from './lib.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -82,6 +81,7 @@ try {
   for (const [op, ours] of [['encrypt', oursEncrypt], ['get', oursGet], ['set', oursSet]]) {
     const d = dxResults[op]
     const tail = `| floor: ${fmt(floor)} ms | ratio to floor ${(floor / ours).toFixed(3)}`
+    record({ name: `envault ${op} (10,000 encrypted keys, whole process) vs floor`, value: ours, unit: 'ms', baseline: floor, baselineName: 'read+parse+rewrite floor', ratio: floor / ours })
     if (d.timedOut) console.log(`envault ${op} (10,000 encrypted keys): ${fmt(ours)} ms | dotenvx ${op}: exceeded the ${CAP / 1000} s cap (> ${fmt(d.ms)} ms) ${tail}`)
     else if (d.failed) console.log(`envault ${op} (10,000 encrypted keys): ${fmt(ours)} ms | dotenvx ${op}: failed (${d.failed}) ${tail}`)
     else {
@@ -90,60 +90,34 @@ try {
     }
   }
 
-  // 3. serve: GET /secrets/NAME with keep-alive, 32 concurrent clients, 3 s each.
+  // 3. serve: GET /secrets/NAME, 50 keep-alive connections from autocannon in its own process
+  // (pinned to core 1), against the server pinned to core 0; the baseline is a bare node:http
+  // server answering the same JSON, measured the same way.
   let small = ''
   for (let i = 0; i < 100; i++) small += `API_KEY_${i}=sk_live_${'z'.repeat(32)}${i}\n`
   writeFileSync(join(dir, '.env.serve'), small)
   const bodyJson = JSON.stringify({ key: 'API_KEY_42', value: `sk_live_${'z'.repeat(32)}42` })
-  const bare = createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(bodyJson) })
-    res.end(bodyJson)
-  })
-  await new Promise((r) => bare.listen(0, '127.0.0.1', r))
-  const load = async (port, path, headers) => {
-    const agent = new Agent({ keepAlive: true, maxSockets: 32 })
-    const lat = []
-    const end = performance.now() + 3000
-    const one = () =>
-      new Promise((resolve, reject) => {
-        const t0 = performance.now()
-        const req = request({ host: '127.0.0.1', port, path, headers, agent }, (res) => {
-          res.resume()
-          res.on('end', () => {
-            if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`))
-            lat.push(performance.now() - t0)
-            resolve()
-          })
-        })
-        req.on('error', reject)
-        req.end()
+  const bareCode = `const b=${JSON.stringify(bodyJson)};require('http').createServer((q,s)=>{s.writeHead(200,{'content-type':'application/json; charset=utf-8','content-length':Buffer.byteLength(b)});s.end(b)}).listen(0,'127.0.0.1',function(){console.log(JSON.stringify({url:'http://127.0.0.1:'+this.address().port}))})`
+  const startServer = (args, opts = {}) =>
+    new Promise((resolve, reject) => {
+      const [cmd, argv] = pinned(0, node, args)
+      const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
+      let out = ''
+      child.stdout.on('data', (d) => {
+        out += d
+        const m = /"url":"([^"]+)"/.exec(out)
+        if (m) resolve({ child, url: m[1] })
       })
-    const worker = async () => {
-      while (performance.now() < end) await one()
-    }
-    const t0 = performance.now()
-    await Promise.all(Array.from({ length: 32 }, worker))
-    const secs = (performance.now() - t0) / 1000
-    agent.destroy()
-    return { rps: lat.length / secs, p99: percentile(lat, 99) }
-  }
-  const baseLoad = await load(bare.address().port, '/secrets/API_KEY_42', {})
-  bare.close()
-  const child = spawn(node, [bin, 'serve', '--env', 'serve', '--port', '0', '--api-key', 'bench-token', '--json'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  const url = await new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (d) => {
-      out += d
-      const m = /"url":"([^"]+)"/.exec(out)
-      if (m) resolve(m[1])
+      child.on('exit', (c) => reject(new Error(`server exited ${c}`)))
     })
-    child.on('exit', (c) => reject(new Error(`serve exited ${c}`)))
-  })
-  const port = Number(new URL(url).port)
-  const ours = await load(port, '/secrets/API_KEY_42', { authorization: 'Bearer bench-token' })
-  child.kill('SIGTERM')
-  report('envault serve GET /secrets/NAME (each read audited, group-committed)', ours.rps, 'req/s', baseLoad.rps, 'bare node:http', true)
-  report('envault serve p99 latency', ours.p99, 'ms', baseLoad.p99, 'bare node:http p99', false)
+  const load = { connections: 50, seconds: 4 }
+  const bare = await startServer(['-e', bareCode])
+  const baseLoad = httpLoad({ ...load, url: `${bare.url}/secrets/API_KEY_42` })
+  bare.child.kill('SIGTERM')
+  const served = await startServer([bin, 'serve', '--env', 'serve', '--port', '0', '--api-key', 'bench-token', '--json'], { cwd: dir, env })
+  const ours = httpLoad({ ...load, url: `${served.url}/secrets/API_KEY_42`, headers: { authorization: 'Bearer bench-token' } })
+  served.child.kill('SIGTERM')
+  reportHttp('envault serve GET /secrets/NAME, 50 connections (each read audited, group-committed)', ours, baseLoad)
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }
