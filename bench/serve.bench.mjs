@@ -4,21 +4,22 @@
 // verification with a warm cache against a bare sha256 + Map lookup; and memory.
 // Needs PostgreSQL on 127.0.0.1:5432 (REKEY_TEST_DATABASE_URL to override).
 import { spawn, spawnSync } from 'node:child_process'
-import { createHash, hash, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 import http from 'node:http'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
-import { fmt, percentile, report } from './lib.mjs'
+import { httpLoad, pinned, report, reportHttp } from './lib.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const REKEY = join(here, '..', 'dist', 'cli', 'rekey.js')
 const URL_ = process.env.REKEY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const N = Number(process.env.REKEY_BENCH_KEYS ?? 1_000_000)
 const SECONDS = Number(process.env.REKEY_BENCH_SECONDS ?? 4)
-const CONCURRENCY = 32
+const CONCURRENCY = 50
 const schema = `rk_bench_${randomBytes(4).toString('hex')}`
 const MASTER = 'b'.repeat(64)
 const env = { PATH: process.env.PATH, HOME: process.env.HOME ?? '/tmp', REKEY_DATABASE_URL: URL_, REKEY_DATABASE_SCHEMA: schema, REKEY_MASTER_KEY: MASTER, REKEY_LOG_LEVEL: 'warn' }
@@ -32,7 +33,9 @@ const cli = (...args) => {
 /** Starts a child running `code` (or rekey serve) and resolves with its port once it listens. */
 function startChild(args, match) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    // Servers run pinned to core 0; the load generator (httpLoad) runs on core 1.
+    const [cmd, argv] = pinned(0, process.execPath, args)
+    const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     const on = (d) => {
       out += d
@@ -56,31 +59,6 @@ function request(port, method, path, headers, body) {
     req.on('error', reject)
     req.end(body)
   })
-}
-
-/** Closed-loop load: CONCURRENCY workers for SECONDS; returns requests/s and latency percentiles. */
-async function load(port, make) {
-  const lat = []
-  let errors = 0
-  const end = performance.now() + SECONDS * 1000
-  let i = 0
-  const worker = async () => {
-    while (performance.now() < end) {
-      const { method, path, headers, body } = make(i++)
-      const t0 = performance.now()
-      const status = await request(port, method, path, headers, body)
-      lat.push(performance.now() - t0)
-      if (status !== 200) errors++
-    }
-  }
-  const t0 = performance.now()
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-  const secs = (performance.now() - t0) / 1000
-  return { rps: lat.length / secs, p50: percentile(lat, 50), p99: percentile(lat, 99), errors }
-}
-
-const line = (name, r, base) => {
-  report(`${name} (p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms${r.errors ? `, ${r.errors} non-200` : ''})`, r.rps, 'req/s', base.rps, `bare node:http (p50 ${fmt(base.p50, 2)} ms, p99 ${fmt(base.p99, 2)} ms)`)
 }
 
 const keyOf = (i) => `ak_bench${String(i).padStart(8, '0')}_xxxxxxxxxxxxxxxxxxxxxxxxxxxx`
@@ -128,24 +106,31 @@ async function run() {
 
     // The hot set: 1,000 distinct keys (a realistic working set; cache warm after the first pass).
     const HOT = 1000
-    const hotBodies = Array.from({ length: HOT }, (_, i) => JSON.stringify({ key: keyOf(Math.floor((i * N) / HOT)) }))
-    const verifyReq = (bodies) => (i) => ({ method: 'POST', path: '/v1/keys/verify', headers: { ...auth, 'content-length': Buffer.byteLength(bodies[i % bodies.length]) }, body: bodies[i % bodies.length] })
-    await load(serve.port, verifyReq(hotBodies)) // warm-up (JIT, caches)
-    const baseV = await load(bare.port, verifyReq(hotBodies))
-    const hot = await load(serve.port, verifyReq(hotBodies))
-    line(`POST /v1/keys/verify, ${N.toLocaleString('en-US')} keys in PostgreSQL, hot set of ${HOT}`, hot, baseV)
+    const bodiesDir = mkdtempSync(join(tmpdir(), 'rekey-bench-bodies-'))
+    const bodiesFile = (name, list) => {
+      const f = join(bodiesDir, name)
+      writeFileSync(f, list.join('\n'))
+      return f
+    }
+    const hotBodies = bodiesFile('hot', Array.from({ length: HOT }, (_, i) => JSON.stringify({ key: keyOf(Math.floor((i * N) / HOT)) })))
+    const verify = (port, bodies) => httpLoad({ url: `http://127.0.0.1:${port}/v1/keys/verify`, method: 'POST', headers: auth, bodies, connections: CONCURRENCY, seconds: SECONDS })
+    verify(serve.port, hotBodies) // warm-up (JIT, caches)
+    const baseV = verify(bare.port, hotBodies)
+    const hot = verify(serve.port, hotBodies)
+    reportHttp(`POST /v1/keys/verify, ${N.toLocaleString('en-US')} keys in PostgreSQL, hot set of ${HOT}`, hot, baseV)
     // Random keys over the whole table: mostly cache misses, one indexed lookup each.
-    const rnd = Array.from({ length: 50_000 }, () => JSON.stringify({ key: keyOf(Math.floor(Math.random() * N)) }))
-    const cold = await load(serve.port, verifyReq(rnd))
-    line(`POST /v1/keys/verify, random keys over all ${N.toLocaleString('en-US')} (cache misses)`, cold, baseV)
+    const rnd = bodiesFile('random', Array.from({ length: 50_000 }, () => JSON.stringify({ key: keyOf(Math.floor(Math.random() * N)) })))
+    const cold = verify(serve.port, rnd)
+    reportHttp(`POST /v1/keys/verify, random keys over all ${N.toLocaleString('en-US')} (cache misses)`, cold, baseV)
 
     const put = await request(serve.port, 'PUT', '/v1/envs/prod/secrets/DB_PASSWORD', auth, JSON.stringify({ value: 'x'.repeat(32) }))
     if (put !== 200) throw new Error(`PUT secret answered ${put}`)
-    const getReq = () => ({ method: 'GET', path: '/v1/envs/prod/secrets/DB_PASSWORD', headers: { authorization: auth.authorization } })
-    await load(serve.port, getReq)
-    const baseG = await load(bare.port, getReq)
-    const g = await load(serve.port, getReq)
-    line('GET /v1/envs/prod/secrets/DB_PASSWORD', g, baseG)
+    const get = (port) => httpLoad({ url: `http://127.0.0.1:${port}/v1/envs/prod/secrets/DB_PASSWORD`, headers: { authorization: auth.authorization }, connections: CONCURRENCY, seconds: SECONDS })
+    get(serve.port)
+    const baseG = get(bare.port)
+    const g = get(serve.port)
+    reportHttp('GET /v1/envs/prod/secrets/DB_PASSWORD', g, baseG)
+    rmSync(bodiesDir, { recursive: true, force: true })
 
     // Memory of the instance after serving the above (it holds only the keys it has seen).
     const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${serve.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
