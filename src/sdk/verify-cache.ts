@@ -21,6 +21,13 @@ export interface VerifyCache {
   /** The outcome (frozen: shared by every hit of the key), or undefined when absent or expired. */
   get(digest: string, now: number): Readonly<VerifyOutcome> | undefined
   set(digest: string, r: VerifyOutcome, until: number): void
+  /**
+   * Counts one use of a cached valid outcome (kept in its slot: no allocation per hit), for
+   * the usage report the server's idle-gated revocation reads.
+   */
+  use(digest: string, at: number): void
+  /** The uses counted since the last call, per key version, and resets them. */
+  takeUses(): { id: string; version: number; count: number; last: number }[]
   readonly size: number
   clear(): void
 }
@@ -38,6 +45,12 @@ export function createVerifyCache(capacity: number): VerifyCache {
   const serviceRef = new Int32Array(capacity)
   const graceRef = new Int32Array(capacity)
   const reasonRef = new Int32Array(capacity)
+  const useCount = new Uint32Array(capacity)
+  const lastUse = new Float64Array(capacity)
+  /** Slots with uses not yet taken. */
+  const dirty: number[] = []
+  /** Uses of slots dropped by clear() before they were taken. */
+  let carried: { id: string; version: number; count: number; last: number }[] = []
   // Ids are unique per key, so the rare non-hex ones get their own table; the others repeat and are interned.
   const ids: string[] = []
   /** Materialised outcomes of recently hit slots (bounded: cleared past HOT_MAX). */
@@ -102,10 +115,37 @@ export function createVerifyCache(capacity: number): VerifyCache {
       graceRef[i] = intern(r.grace_until)
       reasonRef[i] = intern(r.reason)
     },
+    use(d, at) {
+      const i = slots.get(d)
+      if (i === undefined || (flags[i]! & 3) !== 0 || (flags[i]! & 24) !== 24) return
+      if (useCount[i] === 0) dirty.push(i)
+      useCount[i]!++
+      if (at > lastUse[i]!) lastUse[i] = at
+    },
+    takeUses() {
+      const out = carried
+      carried = []
+      const byKey = new Map<string, { id: string; version: number; count: number; last: number }>()
+      for (const u of out) byKey.set(`${u.id}:${u.version}`, u)
+      for (const i of dirty) {
+        const id = idNum[i]! >= 0 ? idNum[i]!.toString(16).padStart(12, '0') : ids[-1 - idNum[i]!]!
+        const k = `${id}:${version[i]}`
+        const cur = byKey.get(k)
+        if (cur) {
+          cur.count += useCount[i]!
+          cur.last = Math.max(cur.last, lastUse[i]!)
+        } else byKey.set(k, { id, version: version[i]!, count: useCount[i]!, last: lastUse[i]! })
+        useCount[i] = 0
+        lastUse[i] = 0
+      }
+      dirty.length = 0
+      return [...byKey.values()]
+    },
     get size() {
       return slots.size
     },
     clear() {
+      if (dirty.length) carried = cache.takeUses()
       slots.clear()
       ids.length = 0
       strings.length = 1

@@ -66,7 +66,8 @@ export function createKeyVerifier(o: KeyVerifierOptions): KeyVerifier {
   const base = o.url.replace(/\/+$/, '')
   const max = o.maxEntries ?? 100_000
   const cache = createVerifyCache(max)
-  const uses = new Map<string, { id: string; version: number; count: number; last: number }>()
+  /** Uses whose report failed, kept for the next attempt. */
+  let unsent: { id: string; version: number; count: number; last: number }[] = []
   let hits = 0
   let misses = 0
 
@@ -87,30 +88,22 @@ export function createKeyVerifier(o: KeyVerifierOptions): KeyVerifier {
     }
   }
 
-  const noteUse = (r: VerifyOutcome) => {
-    if (!r.valid || r.id === undefined || r.version === undefined) return
-    const k = `${r.id}:${r.version}`
-    const u = uses.get(k)
-    if (u) {
-      u.count++
-      u.last = now()
-    } else uses.set(k, { id: r.id, version: r.version, count: 1, last: now() })
-  }
-
   const flush = async () => {
-    if (uses.size === 0) return
-    const batch = [...uses.values()]
-    uses.clear()
-    const res = await post('/v1/keys/usage', { uses: batch.map((u) => ({ id: u.id, version: u.version, count: u.count, last_used_at: new Date(u.last).toISOString() })) }).catch(() => undefined)
-    if (!res?.ok) {
-      // Keep the counts for the next attempt.
-      for (const u of batch) {
-        const k = `${u.id}:${u.version}`
-        const cur = uses.get(k)
-        if (cur) cur.count += u.count
-        else uses.set(k, u)
-      }
+    const byKey = new Map<string, { id: string; version: number; count: number; last: number }>()
+    for (const u of [...unsent, ...cache.takeUses()]) {
+      const k = `${u.id}:${u.version}`
+      const cur = byKey.get(k)
+      if (cur) {
+        cur.count += u.count
+        cur.last = Math.max(cur.last, u.last)
+      } else byKey.set(k, { ...u })
     }
+    unsent = []
+    if (byKey.size === 0) return
+    const batch = [...byKey.values()]
+    const res = await post('/v1/keys/usage', { uses: batch.map((u) => ({ id: u.id, version: u.version, count: u.count, last_used_at: new Date(u.last).toISOString() })) }).catch(() => undefined)
+    // Keep the counts for the next attempt.
+    if (!res?.ok) unsent = batch
   }
   const timer = setInterval(() => void flush(), o.reportEveryMs ?? 5000)
   timer.unref()
@@ -123,7 +116,7 @@ export function createKeyVerifier(o: KeyVerifierOptions): KeyVerifier {
       const c = cache.get(h, t)
       if (c) {
         hits++
-        noteUse(c)
+        cache.use(h, t)
         return c
       }
       misses++
