@@ -75,3 +75,26 @@ describe.skipIf(!(await serviceAvailable('postgres')))('PostgreSQL key repositor
     expect(all).toEqual([`${a.id}:renamed`, `${b.id}:Sample`].sort())
   })
 })
+
+describe.skipIf(!(await serviceAvailable('postgres')))('PostgreSQL key repository: coalesced lookups', () => {
+  it('answers a burst of lookups (hits, misses, repeats) with a few = ANY queries, each caller its own answer', async () => {
+    const s = await freshSchema(PG_URL)
+    onTestFinished(() => s.drop())
+    const entries = Array.from({ length: 30 }, () => sampleEntry())
+    await createPgKeyRepository(s.pool).mutate((tx) => entries.forEach((e) => tx.put(e)))
+    let queries = 0
+    const counting = new Proxy(s.pool, {
+      get(target, prop, receiver) {
+        if (prop === 'query') return (...a: unknown[]) => (queries++, (target.query as (...x: unknown[]) => Promise<unknown>).apply(target, a))
+        return Reflect.get(target, prop, receiver) as unknown
+      },
+    })
+    const repo = createPgKeyRepository(counting)
+    const asks = [...entries.map((e) => e.key_hash), ...entries.slice(0, 5).map((e) => e.key_hash), 'f'.repeat(64)]
+    const got = await Promise.all(asks.map((h) => repo.findByHash(h)))
+    expect(got.slice(0, 30).map((g) => g?.entry.id)).toEqual(entries.map((e) => e.id))
+    expect(got.slice(30, 35).map((g) => g?.entry.id)).toEqual(entries.slice(0, 5).map((e) => e.id))
+    expect(got[35]).toBeUndefined()
+    expect(queries).toBeLessThanOrEqual(4)
+  })
+})

@@ -55,6 +55,43 @@ export function createPgKeyRepository(pool: Pool, o: { flushMs?: number } = {}):
   let timer: NodeJS.Timeout | undefined
   let flushing: Promise<void> = Promise.resolve()
 
+  // Concurrent verify misses are coalesced: the hashes asked for while the lookups in flight
+  // are at their limit (or in the same turn of the event loop) go out together as one prepared
+  // `= ANY($1)` query, so a burst of cache misses costs a few round trips, not one each.
+  type Waiter = { resolve(v: { entry: KeyEntry; version: number } | undefined): void; reject(e: unknown): void }
+  let queued = new Map<string, Waiter[]>()
+  let inFlight = 0
+  const MAX_IN_FLIGHT = Math.max(1, Math.min(4, (pool.options.max ?? 10) - 1))
+  let scheduled = false
+  const sendBatch = () => {
+    scheduled = false
+    while (inFlight < MAX_IN_FLIGHT && queued.size > 0) {
+      const batch = queued
+      queued = new Map()
+      inFlight++
+      pool
+        .query<{ key_hash: string; entry: KeyEntry; version: number }>({
+          name: `${schema}.find_by_hashes`,
+          text: 'SELECT h.key_hash, k.entry, h.version FROM api_key_hashes h JOIN api_keys k ON k.id = h.id WHERE h.key_hash = ANY($1::text[])',
+          values: [[...batch.keys()]],
+        })
+        .then(
+          (r) => {
+            const found = new Map(r.rows.map((row) => [row.key_hash, { entry: row.entry, version: row.version }]))
+            for (const [h, ws] of batch) for (const w of ws) w.resolve(found.get(h))
+          },
+          (e: unknown) => {
+            const err = pgError('find key', e)
+            for (const ws of batch.values()) for (const w of ws) w.reject(err)
+          },
+        )
+        .finally(() => {
+          inFlight--
+          if (queued.size > 0) sendBatch()
+        })
+    }
+  }
+
   const repo: PgKeyRepository = {
     async get(id) {
       try {
@@ -67,18 +104,17 @@ export function createPgKeyRepository(pool: Pool, o: { flushMs?: number } = {}):
         throw pgError('read key', e)
       }
     },
-    async findByHash(keyHash) {
-      try {
-        const r = await pool.query<{ entry: KeyEntry; version: number }>(
-          'SELECT k.entry, h.version FROM api_key_hashes h JOIN api_keys k ON k.id = h.id WHERE h.key_hash = $1',
-          [keyHash],
-        )
-        const row = r.rows[0]
-        // The hot path: one indexed query. Usage fields may lag (the port allows it).
-        return row ? { entry: row.entry, version: row.version } : undefined
-      } catch (e) {
-        throw pgError('find key', e)
-      }
+    findByHash(keyHash) {
+      // The hot path: indexed lookups, coalesced (above). Usage fields may lag (the port allows it).
+      return new Promise((resolve, reject) => {
+        const ws = queued.get(keyHash)
+        if (ws) ws.push({ resolve, reject })
+        else queued.set(keyHash, [{ resolve, reject }])
+        if (!scheduled && inFlight < MAX_IN_FLIGHT) {
+          scheduled = true
+          setImmediate(sendBatch)
+        }
+      })
     },
     async list() {
       try {
